@@ -1,0 +1,1 @@
+"""Build pipeline: sources -> ingest -> synthesize -> itemize, meeting only in the manifest."""

@@ -1,0 +1,292 @@
+"""Media I/O in-process with PyAV: probe, validate, stream-copy remux, digital silence, black frames.
+
+Why PyAV rather than an ffmpeg process per file: a stream-copy swap is ~10 ms in-process against ~30 ms of
+process start-up, packets can be compared byte for byte in tests, and no system ffmpeg is needed.
+Every writer goes through `atomic_output`: temp name, fsync, rename — a killed build leaves no half file.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator, Optional
+
+import av
+import numpy as np
+
+from mmabench.schema import ClipStatus
+
+MUX_OPTIONS = {"movflags": "+faststart"}
+
+
+class MediaError(Exception):
+    """A clip that cannot be used; `status` says why in one word, the message in a sentence."""
+
+    def __init__(self, status: ClipStatus, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def tool_versions() -> dict[str, str]:
+    return {"pyav": av.__version__, "libavformat": ".".join(map(str, av.library_versions["libavformat"]))}
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(path):x}.part{path.suffix}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class MediaInfo:
+    duration: float
+    width: Optional[int]
+    height: Optional[int]
+    fps: Optional[float]
+    video_codec: Optional[str]
+    audio_codec: Optional[str]
+    sample_rate: Optional[int]
+    has_video: bool
+    has_audio: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _open(path: str | Path):
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(ClipStatus.missing, f"file not found: {path}")
+    if path.stat().st_size == 0:
+        raise MediaError(ClipStatus.empty, "file is empty (0 bytes)")
+    try:
+        return av.open(str(path))
+    except av.error.FFmpegError as e:
+        raise MediaError(ClipStatus.unreadable, f"cannot open as media: {e}") from e
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Header-level facts (no demux)."""
+    with _open(path) as c:
+        v = c.streams.video[0] if c.streams.video else None
+        a = c.streams.audio[0] if c.streams.audio else None
+        duration = (c.duration or 0) / av.time_base
+        return MediaInfo(
+            duration=duration,
+            width=v.codec_context.width if v else None, height=v.codec_context.height if v else None,
+            fps=float(v.average_rate) if v is not None and v.average_rate else None,
+            video_codec=v.codec_context.name if v else None, audio_codec=a.codec_context.name if a else None,
+            sample_rate=a.codec_context.sample_rate if a else None, has_video=v is not None, has_audio=a is not None)
+
+
+def _stream_end(packets) -> float:
+    return max((float((p.pts + (p.duration or 0)) * p.time_base) for p in packets if p.pts is not None), default=0.0)
+
+
+def audio_peak_dbfs(path: str | Path) -> float:
+    peak = 0.0
+    with _open(path) as c:
+        try:
+            for frame in c.decode(audio=0):
+                arr = frame.to_ndarray()
+                if arr.dtype.kind in "iu":
+                    arr = arr.astype(np.float32) / np.iinfo(arr.dtype).max
+                peak = max(peak, float(np.abs(arr).max(initial=0.0)))
+        except av.error.FFmpegError as e:
+            raise MediaError(ClipStatus.truncated, f"audio does not decode to the end: {e}") from e
+    return 20 * np.log10(peak) if peak > 0 else float("-inf")
+
+
+def validate(path: str | Path, *, want_duration: Optional[float] = None, min_duration: float = 1.0,
+             silence_dbfs: float = -60.0) -> MediaInfo:
+    """Probe, then demux every packet (no decode) to catch truncation; decode audio once to catch silence.
+
+    Raises MediaError with the first reason found; returns MediaInfo for a usable clip.
+    """
+    info = probe(path)
+    if not info.has_video:
+        raise MediaError(ClipStatus.no_video, "no video stream")
+    if not info.has_audio:
+        raise MediaError(ClipStatus.no_audio, "no audio stream")
+    by_stream: dict[str, list] = {"video": [], "audio": []}
+    try:
+        with _open(path) as c:
+            for pkt in c.demux(c.streams.video[0], c.streams.audio[0]):
+                if pkt.size:
+                    by_stream[pkt.stream.type].append(pkt)
+    except av.error.FFmpegError as e:
+        raise MediaError(ClipStatus.truncated, f"demux failed mid-file: {e}") from e
+    ends = {k: _stream_end(v) for k, v in by_stream.items()}
+    declared = info.duration
+    if declared and min(ends.values()) < declared - 0.5:
+        raise MediaError(ClipStatus.truncated,
+                         f"packets end at {min(ends.values()):.2f}s but the header declares {declared:.2f}s")
+    real = min(ends.values())
+    info.duration = round(real, 3)
+    if real < min_duration or (want_duration and real < want_duration - 0.1):
+        need = max(min_duration, want_duration or 0)
+        raise MediaError(ClipStatus.too_short, f"{real:.2f}s long, {need:.2f}s required")
+    peak = audio_peak_dbfs(path)
+    if peak < silence_dbfs:
+        raise MediaError(ClipStatus.silent, f"audio is silent (peak {peak:.1f} dBFS < {silence_dbfs} dBFS)")
+    return info
+
+
+# --- writers: each takes input paths and an output path, returns nothing, writes atomically --------------
+
+def _packets(path: str | Path, kind: str) -> list:
+    with av.open(str(path)) as c:
+        stream = getattr(c.streams, kind)[0]
+        return [p for p in c.demux(stream) if p.dts is not None and p.size]
+
+
+def _mux(dst: Path, tracks: list[tuple]) -> None:
+    """tracks: (template stream, packets). Packets are interleaved by time, then muxed by stream copy."""
+    with atomic_output(dst) as tmp:
+        with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
+            out_streams = [out.add_stream_from_template(tpl) for tpl, _ in tracks]
+            merged = [(float(p.dts * p.time_base), i, k, p) for i, (_, pkts) in enumerate(tracks)
+                      for k, p in enumerate(pkts)]
+            for _, i, _, pkt in sorted(merged, key=lambda t: t[:3]):
+                pkt.stream = out_streams[i]
+                out.mux(pkt)
+
+
+def _template(path: str | Path, kind: str):
+    # A template must outlive its container for add_stream_from_template; keep the container referenced.
+    c = av.open(str(path))
+    return c, getattr(c.streams, kind)[0]
+
+
+def remux(src: str | Path, dst: str | Path, start: Optional[float] = None, end: Optional[float] = None) -> None:
+    """Stream-copy both streams, optionally keeping [start, end) (cut on the packet grid; video starts at the
+    keyframe at or before `start`, so nothing is re-encoded)."""
+    vc, vt = _template(src, "video")
+    ac, at = _template(src, "audio")
+    try:
+        vp, ap = _packets(src, "video"), _packets(src, "audio")
+        if start is not None or end is not None:
+            lo, hi = start or 0.0, end if end is not None else float("inf")
+            keys = [float(p.pts * p.time_base) for p in vp if p.is_keyframe and float(p.pts * p.time_base) <= lo]
+            lo = max(keys) if keys else 0.0
+            vp = [p for p in vp if lo <= float(p.pts * p.time_base) < hi]
+            ap = [p for p in ap if lo <= float(p.pts * p.time_base) < hi]
+            for pkts in (vp, ap):
+                shift = pkts[0].pts if pkts else 0
+                for p in pkts:
+                    p.pts -= shift
+                    p.dts -= shift
+        _mux(Path(dst), [(vt, vp), (at, ap)])
+    finally:
+        vc.close()
+        ac.close()
+
+
+def swap_audio(video_src: str | Path, audio_src: str | Path, dst: str | Path) -> dict:
+    """Frames of `video_src` with the soundtrack of `audio_src`, trimmed to the video's length; stream copy."""
+    vc, vt = _template(video_src, "video")
+    ac, at = _template(audio_src, "audio")
+    try:
+        vp = _packets(video_src, "video")
+        video_end = _stream_end(vp)
+        ap = [p for p in _packets(audio_src, "audio") if float(p.pts * p.time_base) < video_end]
+        _mux(Path(dst), [(vt, vp), (at, ap)])
+        return {"video_s": round(video_end, 3), "audio_s": round(_stream_end(ap), 3)}
+    finally:
+        vc.close()
+        ac.close()
+
+
+def remove_audio(src: str | Path, dst: str | Path, mode: str = "silence") -> dict:
+    """Video stream copied; audio replaced by digital silence of the original track's length and format
+    (mode="silence") or dropped (mode="drop")."""
+    vc, vt = _template(src, "video")
+    try:
+        vp = _packets(src, "video")
+        if mode == "drop":
+            _mux(Path(dst), [(vt, vp)])
+            return {"audio": "dropped"}
+        if mode != "silence":
+            raise ValueError(f"audio_removed mode must be 'silence' or 'drop', not {mode!r}")
+        with av.open(str(src)) as c:
+            a = c.streams.audio[0]
+            rate, layout, codec = a.codec_context.sample_rate, a.codec_context.layout.name, a.codec_context.name
+            seconds = _stream_end([p for p in c.demux(a) if p.dts is not None])
+        with atomic_output(dst) as tmp:
+            with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
+                ov = out.add_stream_from_template(vt)
+                oa = out.add_stream("aac", rate=rate, layout=layout)
+                pkts = [(float(p.dts * p.time_base), 0, p) for p in vp]
+                total, n = int(round(seconds * rate)), 1024
+                for i in range(0, total, n):
+                    samples = min(n, total - i)
+                    frame = av.AudioFrame.from_ndarray(
+                        np.zeros((oa.codec_context.layout.nb_channels, samples), np.float32), format="fltp",
+                        layout=layout)
+                    frame.sample_rate, frame.pts, frame.time_base = rate, i, Fraction(1, rate)
+                    pkts += [(float(p.pts * p.time_base) if p.pts is not None else i / rate, 1, p)
+                             for p in oa.encode(frame)]
+                pkts += [(float("inf"), 1, p) for p in oa.encode(None)]
+                for _, kind, p in sorted(pkts, key=lambda t: (t[0], t[1])):
+                    if kind == 0:
+                        p.stream = ov
+                    out.mux(p)
+        return {"audio": "silence", "seconds": round(seconds, 3), "sample_rate": rate, "layout": layout,
+                "source_codec": codec}
+    finally:
+        vc.close()
+
+
+def zero_frames(src: str | Path, dst: str | Path, crf: int = 18) -> dict:
+    """Black frames with the source's size, rate, count and timestamps (H.264); audio stream copied.
+
+    Reads only video packet timestamps — nothing of the source video is decoded."""
+    ac, at = _template(src, "audio")
+    try:
+        with av.open(str(src)) as c:
+            v = c.streams.video[0]
+            w, h, tb = v.codec_context.width, v.codec_context.height, v.time_base
+            rate = v.average_rate or Fraction(25)
+            pts = sorted(p.pts for p in c.demux(v) if p.pts is not None and p.size)
+        ap = _packets(src, "audio")
+        black = av.VideoFrame.from_ndarray(np.zeros((h, w, 3), np.uint8), format="rgb24").reformat(format="yuv420p")
+        with atomic_output(dst) as tmp:
+            with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
+                ov = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
+                ov.width, ov.height, ov.pix_fmt, ov.time_base = w, h, "yuv420p", tb
+                ov.codec_context.time_base = tb
+                oa = out.add_stream_from_template(at)
+                encoded = []
+                for t in pts:
+                    frame = black.reformat()  # a fresh frame per timestamp; the encoder may keep references
+                    frame.pts, frame.time_base = t, tb
+                    encoded += ov.encode(frame)
+                encoded += ov.encode(None)
+                merged = [(float(p.dts * p.time_base), 0, p) for p in encoded] + \
+                         [(float(p.dts * p.time_base), 1, p) for p in ap]
+                for _, kind, p in sorted(merged, key=lambda t: (t[0], t[1])):
+                    if kind == 1:
+                        p.stream = oa
+                    out.mux(p)
+        return {"frames": len(pts), "width": w, "height": h, "fps": float(rate), "codec": "libx264", "crf": crf}
+    finally:
+        ac.close()

@@ -1,0 +1,47 @@
+"""Users' own clips: a folder plus a labels file (CSV with a header, or JSON list) of
+`path, label[, start, end]`, where label is a class name or an AudioSet mid (/m/…)."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Iterator
+
+from mmabench.builder.ontology import default_ontology
+from mmabench.schema import ClipSpec
+
+
+class LabelsError(ValueError):
+    pass
+
+
+def _float(v) -> float | None:
+    return None if v in (None, "") else float(v)
+
+
+class FolderSource:
+    name = "folder"
+
+    def __init__(self, root: str | Path, labels: str | Path):
+        self.root, self.labels = Path(root).resolve(), Path(labels)
+
+    def rows(self) -> list[dict]:
+        if not self.labels.exists():
+            raise LabelsError(f"labels file not found: {self.labels}")
+        if self.labels.suffix.lower() == ".json":
+            return json.loads(self.labels.read_text())
+        with open(self.labels, newline="") as f:
+            return list(csv.DictReader(f))
+
+    def specs(self) -> Iterator[ClipSpec]:
+        onto = default_ontology()
+        for n, row in enumerate(self.rows(), 1):
+            try:
+                rel, label = row["path"].strip(), row["label"].strip()
+                start, end = _float(row.get("start")), _float(row.get("end"))
+            except (KeyError, AttributeError, ValueError) as e:
+                raise LabelsError(f"{self.labels}: row {n} is malformed ({e!r}); need path,label[,start,end]") from e
+            mid = onto.mid(label)
+            name = onto.name(mid) if mid and label.startswith("/") else label
+            yield ClipSpec(source=self.name, source_ref=rel, label=name, label_mid=mid, start=start, end=end,
+                           uri=str(self.root / rel), provenance={"labels_file": str(self.labels)})

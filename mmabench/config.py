@@ -1,0 +1,60 @@
+"""Settings (where things live) and BuildConfig (what a build makes; its hash guards against drift)."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mmabench.schema.ids import canonical_json
+
+DEFAULT_HOME = "mmabench_data"
+
+
+def home_dir(home: str | Path | None = None) -> Path:
+    return Path(home or os.environ.get("MMABENCH_HOME") or DEFAULT_HOME).expanduser().resolve()
+
+
+def db_url(db: str | None = None, home: str | Path | None = None) -> str:
+    """--db / MMABENCH_DB, else a SQLite file in the workspace. A bare path is taken as a SQLite file."""
+    url = db or os.environ.get("MMABENCH_DB")
+    if not url:
+        return f"sqlite:///{home_dir(home) / 'manifest.db'}"
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    if url.startswith(("postgresql://", "postgres://")):  # psycopg 3 is the driver we ship, not psycopg2
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class SourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = "demo"
+    options: dict[str, Any] = Field(default_factory=dict)   # e.g. folder: {"root": ..., "labels": ...}
+
+
+class BuildConfig(BaseModel):
+    """Everything that decides the *content* of a build. Paths and worker counts are not part of it."""
+    model_config = ConfigDict(extra="forbid")
+    name: str = "default"
+    seed: int = 0
+    sources: list[SourceConfig] = Field(default_factory=lambda: [SourceConfig()])
+    classes: Optional[list[str]] = None          # restrict to these labels; None = all the sources offer
+    per_class: Optional[int] = None              # cap clips per class (first by clip id, stable)
+    min_duration: float = 1.0                    # shorter clips are rejected as too_short
+    silence_dbfs: float = -60.0                  # peak below this = silent clip
+    shuffle_options: bool = False                # option order per item: fixed (sorted) or seeded shuffle
+    long_context_chars: int = 10_000             # letters in the long_context distractor
+    audio_removed_mode: str = "silence"          # "silence" (digital silence, equal length) or "drop"
+    template_version: int = 1
+
+    def content_hash(self) -> str:
+        data = self.model_dump(mode="json")
+        data.pop("name")
+        return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
+
+    def diff(self, other: "BuildConfig") -> dict[str, tuple[Any, Any]]:
+        a, b = self.model_dump(mode="json"), other.model_dump(mode="json")
+        return {k: (a[k], b.get(k)) for k in a if a[k] != b.get(k) and k != "name"}

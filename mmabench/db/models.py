@@ -1,0 +1,94 @@
+"""Tables mirror the records in mmabench.schema. Column names are part of the user-facing SQL surface."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Id = String(16)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class BuildRow(Base):
+    __tablename__ = "builds"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(Json)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(Integer)
+    versions: Mapped[dict[str, Any]] = mapped_column(Json)
+    timings: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ClipRow(Base):
+    __tablename__ = "clips"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    source_ref: Mapped[str] = mapped_column(Text)
+    start: Mapped[Optional[float]] = mapped_column(Float)
+    end: Mapped[Optional[float]] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(200))
+    label_mid: Mapped[Optional[str]] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    path: Mapped[Optional[str]] = mapped_column(Text)
+    sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    bytes: Mapped[Optional[int]] = mapped_column(Integer)
+    duration: Mapped[Optional[float]] = mapped_column(Float)
+    fps: Mapped[Optional[float]] = mapped_column(Float)
+    width: Mapped[Optional[int]] = mapped_column(Integer)
+    height: Mapped[Optional[int]] = mapped_column(Integer)
+    video_codec: Mapped[Optional[str]] = mapped_column(String(32))
+    audio_codec: Mapped[Optional[str]] = mapped_column(String(32))
+    sample_rate: Mapped[Optional[int]] = mapped_column(Integer)
+    provenance: Mapped[dict[str, Any]] = mapped_column(Json)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_clips_label", "label"), Index("ix_clips_status", "status"),
+                      Index("ix_clips_source", "source", "source_ref"))
+
+
+class VariantRow(Base):
+    __tablename__ = "variants"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    condition: Mapped[str] = mapped_column(String(32))
+    op: Mapped[str] = mapped_column(String(64))
+    op_version: Mapped[int] = mapped_column(Integer)
+    video_clip_id: Mapped[str] = mapped_column(Id, ForeignKey("clips.id"))
+    audio_clip_id: Mapped[Optional[str]] = mapped_column(Id, ForeignKey("clips.id"))
+    recipe: Mapped[dict[str, Any]] = mapped_column(Json)
+    tool_versions: Mapped[dict[str, Any]] = mapped_column(Json)
+    path: Mapped[Optional[str]] = mapped_column(Text)
+    sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    bytes: Mapped[Optional[int]] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_variants_condition", "condition"), Index("ix_variants_video", "video_clip_id"))
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    build: Mapped[str] = mapped_column(String(200), ForeignKey("builds.name"))
+    variant_id: Mapped[str] = mapped_column(Id, ForeignKey("variants.id"))
+    split: Mapped[str] = mapped_column(String(32))
+    condition: Mapped[str] = mapped_column(String(32))
+    prompt_modality: Mapped[str] = mapped_column(String(16))
+    prompt: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[str]] = mapped_column(Json)
+    answer: Mapped[str] = mapped_column(String(200))
+    abstain_expected: Mapped[bool] = mapped_column(Boolean, default=False)
+    template_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_items_lookup", "build", "split", "condition", "prompt_modality"),
+                      Index("ix_items_variant", "variant_id"))
+
+
+# The items_flat view is defined in migrations/versions/0001_initial.py (migrations own the DDL).

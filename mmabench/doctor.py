@@ -1,0 +1,69 @@
+"""`mmabench doctor`: what is available here and what each missing piece disables."""
+from __future__ import annotations
+
+import importlib.metadata as md
+import importlib.util
+import subprocess
+from dataclasses import dataclass
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    disables: str
+    required: bool = False
+
+
+def _pkg(dist: str, module: str, disables: str, required: bool = False) -> Check:
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # parent package missing (e.g. pyannote for pyannote.audio)
+        found = False
+    if not found:
+        return Check(dist, False, "not installed", disables, required)
+    try:
+        return Check(dist, True, md.version(dist), disables, required)
+    except md.PackageNotFoundError:
+        return Check(dist, True, "installed", disables, required)
+
+
+def checks(home=None, db=None) -> list[Check]:
+    out = [_pkg("av", "av", "all media work (probe, remux, silence, black frames)", True)]
+    try:
+        import imageio_ffmpeg
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+        ver = subprocess.run([exe, "-version"], capture_output=True, text=True, timeout=20).stdout.split("\n")[0]
+        out.append(Check("ffmpeg (imageio-ffmpeg)", True, f"{ver[:60]}", "", True))
+    except Exception as e:  # noqa: BLE001 - report any failure as missing
+        out.append(Check("ffmpeg (imageio-ffmpeg)", False, str(e)[:80], "re-encoding paths, yt-dlp sections", True))
+    try:
+        import av
+        av.codec.Codec("libx264", "w")
+        out.append(Check("libx264 encoder (PyAV)", True, "available", "", True))
+    except Exception as e:  # noqa: BLE001
+        out.append(Check("libx264 encoder (PyAV)", False, str(e)[:80], "frames_zeroed variants", True))
+    try:
+        from sqlalchemy import text
+
+        from mmabench.db.manifest import Manifest
+        with Manifest(db, home, create=False) as m, m.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            out.append(Check("manifest database", True, m.engine.url.render_as_string(hide_password=True), "", True))
+    except Exception as e:  # noqa: BLE001
+        out.append(Check("manifest database", False, str(e)[:80], "everything (check --db / MMABENCH_DB)", True))
+    out += [
+        _pkg("psycopg", "psycopg", "PostgreSQL manifests (pip install 'mmabench[postgres]')"),
+        _pkg("yt-dlp", "yt_dlp", "AudioSet / URL ingest (pip install 'mmabench[ingest]')"),
+        _pkg("onnxruntime", "onnxruntime", "offline taggers (pip install 'mmabench[tag]')"),
+        _pkg("open_clip_torch", "open_clip", "CLIP visual tagger (pip install 'mmabench[tag]')"),
+        _pkg("torch", "torch", "model taggers, local HF models, training"),
+        _pkg("pyannote.audio", "pyannote.audio", "speech-activity tagger"),
+        _pkg("transformers", "transformers", "local HF model adapter, training (mmabench[eval]/[train])"),
+        _pkg("openai", "openai", "OpenAI-compatible servers (vLLM) adapter (mmabench[eval])"),
+        _pkg("datasets", "datasets", "Hugging Face export (mmabench[hf])"),
+        _pkg("matplotlib", "matplotlib", "plots in reports (mmabench[report])"),
+        _pkg("ray", "ray", "cluster execution (mmabench[ray])"),
+    ]
+    return out

@@ -1,0 +1,1 @@
+"""Modality-alignment tuning data and LoRA training loop: see the training issue."""

@@ -1,0 +1,88 @@
+import av
+import numpy as np
+import pytest
+
+from mmabench.builder import media
+from mmabench.schema import ClipStatus
+from tests.mediagen import packets, truncate
+
+
+def test_swap_audio_is_stream_copy_byte_identical(clip_factory, tmp_path):
+    v = clip_factory("v.mp4", seconds=2, freq=300)
+    a = clip_factory("a.mp4", seconds=3, freq=900)          # longer donor: trimmed to the video
+    out = tmp_path / "swap.mp4"
+    info = media.swap_audio(v, a, out)
+    assert packets(out, "video") == packets(v, "video")
+    swapped = packets(out, "audio")
+    assert swapped == packets(a, "audio")[: len(swapped)]
+    assert len(swapped) < len(packets(a, "audio"))
+    assert abs(info["audio_s"] - info["video_s"]) < 0.1
+
+
+def test_remove_audio_writes_equal_length_digital_silence(clip_factory, tmp_path):
+    v = clip_factory("v.mp4", seconds=2)
+    out = tmp_path / "silent.mp4"
+    info = media.remove_audio(v, out)
+    assert packets(out, "video") == packets(v, "video")
+    assert media.audio_peak_dbfs(out) == float("-inf")
+    assert abs(info["seconds"] - 2.0) < 0.1 and media.probe(out).sample_rate == 16000
+    dropped = tmp_path / "dropped.mp4"
+    media.remove_audio(v, dropped, mode="drop")
+    assert not media.probe(dropped).has_audio and packets(dropped, "video") == packets(v, "video")
+
+
+def test_zero_frames_keeps_count_size_timestamps_and_audio(clip_factory, tmp_path):
+    v = clip_factory("v.mp4", seconds=2, size=(64, 48), fps=10)
+    out = tmp_path / "black.mp4"
+    media.zero_frames(v, out)
+    assert packets(out, "audio") == packets(v, "audio")
+    with av.open(str(v)) as a, av.open(str(out)) as b:
+        src = [(f.pts, f.width, f.height) for f in a.decode(video=0)]
+        frames = list(b.decode(video=0))
+        assert [(f.pts * f.time_base, f.width, f.height) for f in frames] == \
+               [(p * a.streams.video[0].time_base, w, h) for p, w, h in src]
+        assert max(int(np.abs(f.to_ndarray(format="rgb24").astype(int)).max()) for f in frames) <= 2
+
+
+def test_remux_section_cuts_on_keyframes_without_reencoding(clip_factory, tmp_path):
+    v = clip_factory("v.mp4", seconds=4, fps=10, gop=10)
+    out = tmp_path / "cut.mp4"
+    media.remux(v, out, start=1.0, end=3.0)
+    cut = packets(out, "video")
+    assert 19 <= len(cut) <= 21 and set(cut) <= set(packets(v, "video"))
+    assert abs(media.probe(out).duration - 2.0) < 0.2
+
+
+@pytest.mark.parametrize("kwargs,status", [
+    (dict(audio=False), ClipStatus.no_audio),
+    (dict(video=False), ClipStatus.no_video),
+    (dict(silent=True), ClipStatus.silent),
+    (dict(seconds=0.5), ClipStatus.too_short),
+])
+def test_validate_rejects_bad_clips_with_a_reason(clip_factory, kwargs, status):
+    with pytest.raises(media.MediaError) as e:
+        media.validate(clip_factory("bad.mp4", **kwargs))
+    assert e.value.status is status and str(e.value)
+
+
+def test_validate_rejects_empty_junk_truncated_and_missing(clip_factory, tmp_path):
+    good = clip_factory("good.mp4", seconds=3)
+    assert media.validate(good).duration == pytest.approx(3.0, abs=0.1)
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "junk.mp4").write_text("not a video")
+    cases = {tmp_path / "empty.mp4": ClipStatus.empty, tmp_path / "junk.mp4": ClipStatus.unreadable,
+             truncate(good, tmp_path / "trunc.mp4", 0.5): ClipStatus.truncated,
+             tmp_path / "nope.mp4": ClipStatus.missing}
+    for path, status in cases.items():
+        with pytest.raises(media.MediaError) as e:
+            media.validate(path)
+        assert e.value.status is status, path
+
+
+def test_atomic_output_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "x" / "out.mp4"
+    with pytest.raises(RuntimeError):
+        with media.atomic_output(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("killed")
+    assert not target.exists() and list(target.parent.iterdir()) == []

@@ -1,0 +1,80 @@
+"""Shared fixtures: a real PostgreSQL server for the session, tiny real media generated per test."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.mediagen import make_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL (initdb + pg_ctl), or MMABENCH_TEST_PG if set. Never skipped: a missing
+    server is a failure, so PostgreSQL tests cannot silently not run."""
+    if os.environ.get("MMABENCH_TEST_PG"):
+        yield os.environ["MMABENCH_TEST_PG"]
+        return
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.fail("PostgreSQL binaries (initdb, pg_ctl) not found; install PostgreSQL or set MMABENCH_TEST_PG")
+    base = Path(tempfile.mkdtemp(prefix="mmabench-pg-"))
+    port = _free_port()
+    as_pg: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
+        shutil.chown(base, "postgres", "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"]
+    data = base / "data"
+    subprocess.run([*as_pg, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+                   check=True, capture_output=True)
+    subprocess.run([*as_pg, pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-o",
+                    f"-k {base} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_pg, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty database on the session's server for each test."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = pg_server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield pg_server.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Run a test against both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'manifest.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def clip_factory(tmp_path):
+    def make(name: str, **kw) -> Path:
+        return make_clip(tmp_path / "media" / name, **kw)
+    return make
