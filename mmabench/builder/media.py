@@ -98,10 +98,6 @@ def probe(path: str | Path) -> MediaInfo:
             sample_rate=a.codec_context.sample_rate if a else None, has_video=v is not None, has_audio=a is not None)
 
 
-def _stream_end(packets) -> float:
-    return max((float((p.pts + (p.duration or 0)) * p.time_base) for p in packets if p.pts is not None), default=0.0)
-
-
 def audio_peak_dbfs(path: str | Path) -> float:
     peak = 0.0
     with _open(path) as c:
@@ -135,7 +131,7 @@ def validate(path: str | Path, *, want_duration: Optional[float] = None, min_dur
                     by_stream[pkt.stream.type].append(pkt)
     except av.error.FFmpegError as e:
         raise MediaError(ClipStatus.truncated, f"demux failed mid-file: {e}") from e
-    ends = {k: _stream_end(v) for k, v in by_stream.items()}
+    ends = {k: _end(v) for k, v in by_stream.items()}
     declared = info.duration
     if declared and min(ends.values()) < declared - 0.5:
         raise MediaError(ClipStatus.truncated,
@@ -151,142 +147,147 @@ def validate(path: str | Path, *, want_duration: Optional[float] = None, min_dur
     return info
 
 
-# --- writers: each takes input paths and an output path, returns nothing, writes atomically --------------
+# --- writers: each takes input paths and an output path, returns facts, writes atomically ------------------
 
-def _packets(path: str | Path, kind: str) -> list:
-    with av.open(str(path)) as c:
-        stream = getattr(c.streams, kind)[0]
-        return [p for p in c.demux(stream) if p.dts is not None and p.size]
+class _Input:
+    """One open input: its first video/audio stream and their packets (demuxed once, no decode).
+    Times are floats computed with a float time base: Fraction arithmetic per packet costs more than the mux."""
+
+    def __init__(self, path: str | Path):
+        self.container = av.open(str(path))
+        self._cache: dict[str, list] = {}
+
+    def stream(self, kind: str):
+        return getattr(self.container.streams, kind)[0]
+
+    def packets(self, kind: str) -> list:
+        if kind not in self._cache:
+            for k in ("video", "audio"):
+                self._cache.setdefault(k, [])
+            wanted = [s for s in (self.container.streams.video[:1] + self.container.streams.audio[:1])]
+            for p in self.container.demux(wanted):
+                if p.dts is not None and p.size:
+                    self._cache[p.stream.type].append(p)
+        return self._cache[kind]
+
+    def __enter__(self) -> "_Input":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.container.close()
+
+
+def _times(packets, attr: str = "dts") -> list[float]:
+    if not packets:
+        return []
+    tb = float(packets[0].time_base)
+    return [getattr(p, attr) * tb for p in packets]
+
+
+def _end(packets) -> float:
+    if not packets:
+        return 0.0
+    tb = float(packets[0].time_base)
+    return max((p.pts + (p.duration or 0)) * tb for p in packets if p.pts is not None)
 
 
 def _mux(dst: Path, tracks: list[tuple]) -> None:
-    """tracks: (template stream, packets). Packets are interleaved by time, then muxed by stream copy."""
+    """tracks: (template stream, packets). Packets are interleaved by dts, then muxed by stream copy."""
     with atomic_output(dst) as tmp:
         with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
-            out_streams = [out.add_stream_from_template(tpl) for tpl, _ in tracks]
-            merged = [(float(p.dts * p.time_base), i, k, p) for i, (_, pkts) in enumerate(tracks)
-                      for k, p in enumerate(pkts)]
-            for _, i, _, pkt in sorted(merged, key=lambda t: t[:3]):
-                pkt.stream = out_streams[i]
-                out.mux(pkt)
-
-
-def _template(path: str | Path, kind: str):
-    # A template must outlive its container for add_stream_from_template; keep the container referenced.
-    c = av.open(str(path))
-    return c, getattr(c.streams, kind)[0]
+            _interleave(out, [(out.add_stream_from_template(tpl), pkts) for tpl, pkts in tracks])
 
 
 def remux(src: str | Path, dst: str | Path, start: Optional[float] = None, end: Optional[float] = None) -> None:
     """Stream-copy both streams, optionally keeping [start, end) (cut on the packet grid; video starts at the
     keyframe at or before `start`, so nothing is re-encoded)."""
-    vc, vt = _template(src, "video")
-    ac, at = _template(src, "audio")
-    try:
-        vp, ap = _packets(src, "video"), _packets(src, "audio")
+    with _Input(src) as inp:
+        vp, ap = inp.packets("video"), inp.packets("audio")
         if start is not None or end is not None:
             lo, hi = start or 0.0, end if end is not None else float("inf")
-            keys = [float(p.pts * p.time_base) for p in vp if p.is_keyframe and float(p.pts * p.time_base) <= lo]
+            keys = [t for t, p in zip(_times(vp, "pts"), vp) if p.is_keyframe and t <= lo]
             lo = max(keys) if keys else 0.0
-            vp = [p for p in vp if lo <= float(p.pts * p.time_base) < hi]
-            ap = [p for p in ap if lo <= float(p.pts * p.time_base) < hi]
+            vp = [p for t, p in zip(_times(vp, "pts"), vp) if lo <= t < hi]
+            ap = [p for t, p in zip(_times(ap, "pts"), ap) if lo <= t < hi]
             for pkts in (vp, ap):
                 shift = pkts[0].pts if pkts else 0
                 for p in pkts:
                     p.pts -= shift
                     p.dts -= shift
-        _mux(Path(dst), [(vt, vp), (at, ap)])
-    finally:
-        vc.close()
-        ac.close()
+        _mux(Path(dst), [(inp.stream("video"), vp), (inp.stream("audio"), ap)])
 
 
 def swap_audio(video_src: str | Path, audio_src: str | Path, dst: str | Path) -> dict:
     """Frames of `video_src` with the soundtrack of `audio_src`, trimmed to the video's length; stream copy."""
-    vc, vt = _template(video_src, "video")
-    ac, at = _template(audio_src, "audio")
-    try:
-        vp = _packets(video_src, "video")
-        video_end = _stream_end(vp)
-        ap = [p for p in _packets(audio_src, "audio") if float(p.pts * p.time_base) < video_end]
-        _mux(Path(dst), [(vt, vp), (at, ap)])
-        return {"video_s": round(video_end, 3), "audio_s": round(_stream_end(ap), 3)}
-    finally:
-        vc.close()
-        ac.close()
+    with _Input(video_src) as vin, _Input(audio_src) as ain:
+        vp = vin.packets("video")
+        video_end = _end(vp)
+        aps = ain.packets("audio")
+        ap = [p for t, p in zip(_times(aps, "pts"), aps) if t < video_end]
+        _mux(Path(dst), [(vin.stream("video"), vp), (ain.stream("audio"), ap)])
+        return {"video_s": round(video_end, 3), "audio_s": round(_end(ap), 3)}
 
 
 def remove_audio(src: str | Path, dst: str | Path, mode: str = "silence") -> dict:
     """Video stream copied; audio replaced by digital silence of the original track's length and format
     (mode="silence") or dropped (mode="drop")."""
-    vc, vt = _template(src, "video")
-    try:
-        vp = _packets(src, "video")
+    if mode not in ("silence", "drop"):
+        raise ValueError(f"audio_removed mode must be 'silence' or 'drop', not {mode!r}")
+    with _Input(src) as inp:
+        vt, vp = inp.stream("video"), inp.packets("video")
         if mode == "drop":
             _mux(Path(dst), [(vt, vp)])
             return {"audio": "dropped"}
-        if mode != "silence":
-            raise ValueError(f"audio_removed mode must be 'silence' or 'drop', not {mode!r}")
-        with av.open(str(src)) as c:
-            a = c.streams.audio[0]
-            rate, layout, codec = a.codec_context.sample_rate, a.codec_context.layout.name, a.codec_context.name
-            seconds = _stream_end([p for p in c.demux(a) if p.dts is not None])
+        a = inp.stream("audio")
+        rate, layout = a.codec_context.sample_rate, a.codec_context.layout.name
+        seconds = _end(inp.packets("audio"))
         with atomic_output(dst) as tmp:
             with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
                 ov = out.add_stream_from_template(vt)
                 oa = out.add_stream("aac", rate=rate, layout=layout)
-                pkts = [(float(p.dts * p.time_base), 0, p) for p in vp]
+                channels = oa.codec_context.layout.nb_channels
+                encoded = []
                 total, n = int(round(seconds * rate)), 1024
                 for i in range(0, total, n):
-                    samples = min(n, total - i)
-                    frame = av.AudioFrame.from_ndarray(
-                        np.zeros((oa.codec_context.layout.nb_channels, samples), np.float32), format="fltp",
-                        layout=layout)
+                    frame = av.AudioFrame.from_ndarray(np.zeros((channels, min(n, total - i)), np.float32),
+                                                       format="fltp", layout=layout)
                     frame.sample_rate, frame.pts, frame.time_base = rate, i, Fraction(1, rate)
-                    pkts += [(float(p.pts * p.time_base) if p.pts is not None else i / rate, 1, p)
-                             for p in oa.encode(frame)]
-                pkts += [(float("inf"), 1, p) for p in oa.encode(None)]
-                for _, kind, p in sorted(pkts, key=lambda t: (t[0], t[1])):
-                    if kind == 0:
-                        p.stream = ov
-                    out.mux(p)
+                    encoded += oa.encode(frame)
+                encoded += oa.encode(None)
+                _interleave(out, [(ov, vp), (oa, encoded)])
         return {"audio": "silence", "seconds": round(seconds, 3), "sample_rate": rate, "layout": layout,
-                "source_codec": codec}
-    finally:
-        vc.close()
+                "source_codec": a.codec_context.name}
 
 
 def zero_frames(src: str | Path, dst: str | Path, crf: int = 18) -> dict:
     """Black frames with the source's size, rate, count and timestamps (H.264); audio stream copied.
 
     Reads only video packet timestamps — nothing of the source video is decoded."""
-    ac, at = _template(src, "audio")
-    try:
-        with av.open(str(src)) as c:
-            v = c.streams.video[0]
-            w, h, tb = v.codec_context.width, v.codec_context.height, v.time_base
-            rate = v.average_rate or Fraction(25)
-            pts = sorted(p.pts for p in c.demux(v) if p.pts is not None and p.size)
-        ap = _packets(src, "audio")
+    with _Input(src) as inp:
+        v = inp.stream("video")
+        w, h, tb = v.codec_context.width, v.codec_context.height, v.time_base
+        rate = v.average_rate or Fraction(25)
+        pts = sorted(p.pts for p in inp.packets("video") if p.pts is not None)
         black = av.VideoFrame.from_ndarray(np.zeros((h, w, 3), np.uint8), format="rgb24").reformat(format="yuv420p")
         with atomic_output(dst) as tmp:
             with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
                 ov = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
                 ov.width, ov.height, ov.pix_fmt, ov.time_base = w, h, "yuv420p", tb
                 ov.codec_context.time_base = tb
-                oa = out.add_stream_from_template(at)
+                oa = out.add_stream_from_template(inp.stream("audio"))
                 encoded = []
                 for t in pts:
                     frame = black.reformat()  # a fresh frame per timestamp; the encoder may keep references
                     frame.pts, frame.time_base = t, tb
                     encoded += ov.encode(frame)
                 encoded += ov.encode(None)
-                merged = [(float(p.dts * p.time_base), 0, p) for p in encoded] + \
-                         [(float(p.dts * p.time_base), 1, p) for p in ap]
-                for _, kind, p in sorted(merged, key=lambda t: (t[0], t[1])):
-                    if kind == 1:
-                        p.stream = oa
-                    out.mux(p)
+                _interleave(out, [(ov, encoded), (oa, inp.packets("audio"))])
         return {"frames": len(pts), "width": w, "height": h, "fps": float(rate), "codec": "libx264", "crf": crf}
-    finally:
-        ac.close()
+
+
+def _interleave(out, tracks: list[tuple]) -> None:
+    """Mux (output stream, packets) tracks in dts order; packets are re-pointed at their output stream."""
+    merged = [(t, i, k, p) for i, (_, pkts) in enumerate(tracks) for k, (t, p) in enumerate(zip(_times(pkts), pkts))]
+    for _, i, _, p in sorted(merged, key=lambda x: x[:3]):
+        p.stream = tracks[i][0]
+        out.mux(p)

@@ -1,0 +1,128 @@
+"""One test per CLI example in README.md, run verbatim (shlex-split) in a scratch working directory."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mmabench.cli import app
+from tests.mediagen import make_clip
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+runner = CliRunner()
+
+
+def readme_examples() -> list[str]:
+    block = README.read_text().split("## CLI at a glance", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    return [re.sub(r"\s+#.*$", "", line).strip() for line in block.strip().splitlines()]
+
+
+def run(line: str, code: int = 0):
+    args = shlex.split(line)
+    assert args[0] == "mmabench"
+    result = runner.invoke(app, args[1:], catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MMABENCH_HOME", raising=False)
+    monkeypatch.delenv("MMABENCH_DB", raising=False)
+    return tmp_path
+
+
+TESTED = {
+    "mmabench build --split conflict", "mmabench build --split full",
+    'mmabench query "select condition, prompt_modality, count(*) from items_flat group by 1,2"',
+    'mmabench query --format csv "select item_id, visual_class, audio_class, answer from items_flat"',
+    "mmabench build --source folder --folder clips/ --labels labels.csv --split full",
+    "mmabench build --name seed7 --seed 7", "mmabench verify --repair", "mmabench doctor",
+}
+
+
+def test_every_readme_example_has_a_test():
+    assert set(readme_examples()) == TESTED
+
+
+def test_build_conflict_then_query_counts(cwd):
+    res = run("mmabench build --split conflict --no-progress")
+    assert "ingest" in res.output and (cwd / "mmabench_data" / "manifest.db").is_file()
+    q = run('mmabench query "select condition, prompt_modality, count(*) from items_flat group by 1,2"')
+    for cond in ("aligned", "av_swap"):
+        for mod in ("visual", "audio"):
+            assert re.search(rf"{cond}\s*│\s*{mod}\s*│\s*18", q.output), q.output
+    again = run("mmabench build --split conflict --no-progress")
+    assert "nothing to do" in again.output
+
+
+def test_build_full_reuses_conflict_work(cwd):
+    run("mmabench build --split conflict --no-progress")
+    res = run("mmabench build --split full")
+    assert re.search(r"ingest\s*│\s*0\s", res.output)
+    for cond in ("caption", "long_context", "audio_removed", "frames_zeroed"):
+        assert re.search(rf"{cond}\s*│\s*18\s*│\s*18", res.output), res.output
+
+
+def test_query_csv_and_json_and_refused_write(cwd):
+    run("mmabench build --split conflict --no-progress")
+    res = run('mmabench query --format csv "select item_id, visual_class, audio_class, answer from items_flat"')
+    rows = list(csv.reader(res.stdout.splitlines()))
+    assert rows[0] == ["item_id", "visual_class", "audio_class", "answer"] and len(rows) == 1 + 72
+    js = json.loads(run('mmabench query --format json "select count(*) as n from clips"').stdout)
+    assert js == [{"n": 18}]
+    refused = run('mmabench query "delete from items"', code=3)
+    assert "read-only" in refused.output
+    assert json.loads(run('mmabench query --format json "select count(*) as n from items"').stdout) == [{"n": 72}]
+
+
+def test_folder_source(cwd):
+    for i, (lab, freq) in enumerate([("Dog", 300), ("Dog", 350), ("Cat", 900), ("Cat", 950)]):
+        make_clip(cwd / "clips" / f"c{i}.mp4", freq=freq)
+    (cwd / "clips" / "broken.mp4").write_text("nope")
+    with open(cwd / "labels.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("path", "label"), ("c0.mp4", "Dog"), ("c1.mp4", "Dog"), ("c2.mp4", "Cat"),
+                                 ("c3.mp4", "/m/01yrx"), ("broken.mp4", "Cat")])
+    res = run("mmabench build --source folder --folder clips/ --labels labels.csv --split full --no-progress")
+    assert "ok=4" in res.output and "unreadable" in res.output and "broken.mp4" in res.output
+    n = json.loads(run('mmabench query --format json "select count(*) as n from items_flat"').stdout)[0]["n"]
+    assert n == 4 * 6 * 2
+
+
+def test_named_second_build_and_refusal(cwd):
+    run("mmabench build --split conflict --no-progress")
+    refused = run("mmabench build --seed 7 --no-progress", code=2)
+    assert "--name" in refused.output and "seed" in refused.output
+    run("mmabench build --name seed7 --seed 7")
+    res = run('mmabench query --format json "select build, count(*) as n from items group by build order by build"')
+    assert json.loads(res.stdout) == [{"build": "default", "n": 72}, {"build": "seed7", "n": 72}]
+
+
+def test_verify_repair(cwd):
+    run("mmabench build --split conflict --no-progress")
+    victim = next((cwd / "mmabench_data" / "media" / "variants").rglob("*.mp4"))
+    victim.write_bytes(b"corrupted")
+    assert "1 variant file(s) missing or changed" in run("mmabench verify", code=1).output
+    assert "1 re-rendered" in run("mmabench verify --repair").output
+    assert "0 variant file(s)" in run("mmabench verify").output
+
+
+def test_doctor(cwd):
+    res = run("mmabench doctor")
+    for name in ("av", "ffmpeg", "libx264", "manifest database", "yt-dlp", "open_clip_torch"):
+        assert name in res.output
+
+
+def test_postgres_by_env_var(cwd, pg_url, monkeypatch):
+    monkeypatch.setenv("MMABENCH_DB", pg_url.replace("postgresql+psycopg://", "postgresql://"))
+    run("mmabench build --split conflict --no-progress")
+    q = run('mmabench query --format json "select count(*) as n from items_flat"')
+    assert json.loads(q.stdout) == [{"n": 72}]
+    assert not (cwd / "mmabench_data" / "manifest.db").exists()
+    assert "read-only" in run('mmabench query "drop table items"', code=3).output
