@@ -47,10 +47,16 @@ def _fail(msg: str, code: int = 1) -> None:
 def build(
     split: SplitName = typer.Option(SplitName.conflict, help="conflict = aligned + av_swap; text = caption + "
                                     "long_context; unimodal = audio_removed + frames_zeroed; full = all six."),
-    source: str = typer.Option("demo", help="Clip source: 'demo' (embedded, offline) or 'folder' (with --folder "
-                               "and --labels)."),
+    source: str = typer.Option("demo", help="Clip source: 'demo' (embedded, offline), 'folder' (--folder, "
+                               "--labels), 'audioset' (--segments) or 'list' (--list-file)."),
     folder: Optional[Path] = typer.Option(None, help="Folder of clips for --source folder."),
     labels: Optional[Path] = typer.Option(None, help="CSV/JSON of path,label[,start,end] for --source folder."),
+    segments: Optional[List[str]] = typer.Option(None, "--segments", help="AudioSet segment CSV, or 'eval' / "
+                                                 "'balanced_train' (shipped); repeatable."),
+    list_file: Optional[Path] = typer.Option(None, help="CSV of ytid|url,start,end,label for --source list."),
+    limit: Optional[int] = typer.Option(None, help="At most N clips from a download source."),
+    normalize: Optional[int] = typer.Option(None, help="Re-encode clips as the study did: centre square crop, "
+                                            "NxN (e.g. 504), first 10 s, H.264 + AAC."),
     name: str = typer.Option("default", "--name", envvar="MMABENCH_BUILD", help="Build name inside the manifest."),
     seed: int = typer.Option(0, envvar="MMABENCH_SEED", help="Seed for donors, captions, option order, letters."),
     classes: Optional[List[str]] = typer.Option(None, "--class", help="Only these classes (repeatable)."),
@@ -69,22 +75,194 @@ def build(
     from mmabench.builder.build import BuildConfigMismatch, build as run_build
     from mmabench.config import BuildConfig, SourceConfig
 
+    src = _source(source, folder=folder, labels=labels, segments=segments, list_file=list_file, limit=limit,
+                  classes=classes, per_class=per_class, download=_download_opts())
+    cfg = BuildConfig(name=name, seed=seed, sources=[src], classes=classes or None, per_class=per_class,
+                      shuffle_options=shuffle_options, audio_removed_mode=audio_removed, normalize=normalize)
+    try:
+        report = run_build(split.value, cfg, home=home, db=db, workers=workers, force_config=force_config,
+                           retry_failed=retry_failed, progress=progress, console=err,
+                           ingest_workers=_DOWNLOAD.get("concurrency"))
+    except BuildConfigMismatch as e:
+        _fail(str(e), 2)
+    except (LookupError, ValueError) as e:  # unknown source / class, bad labels file
+        _fail(str(e), 2)
+    _print_report(report)
+
+
+# Download options shared by `build` and `ingest`: set by the app callback below, read by _download_opts.
+_DOWNLOAD: dict = {}
+
+
+@app.callback()
+def _global(
+    concurrency: int = typer.Option(4, envvar="MMABENCH_CONCURRENCY", help="Parallel downloads."),
+    retries: int = typer.Option(3, help="Extra tries for transient download failures (429, 5xx, timeouts)."),
+    backoff: float = typer.Option(2.0, help="First retry delay in seconds; doubles per retry."),
+    timeout: float = typer.Option(30.0, help="Download read timeout in seconds."),
+    rate: float = typer.Option(0.0, envvar="MMABENCH_RATE", help="Max downloads started per second (0: no limit)."),
+    cookies: Optional[Path] = typer.Option(None, envvar="MMABENCH_COOKIES", help="cookies.txt for yt-dlp."),
+    proxy: Optional[str] = typer.Option(None, envvar="MMABENCH_PROXY", help="Proxy URL for yt-dlp."),
+    ytdlp_opt: Optional[List[str]] = typer.Option(None, "--ytdlp-opt", help="Extra yt-dlp option KEY=JSON "
+                                                  "(repeatable), e.g. --ytdlp-opt 'format=\"18\"'."),
+    url_template: str = typer.Option("https://www.youtube.com/watch?v={ytid}", envvar="MMABENCH_URL_TEMPLATE",
+                                     help="URL for a YTID ({ytid}, {start}, {end}); point it at a mirror."),
+) -> None:
+    """Download options (used by `build` and `ingest` with download sources) go before the command:
+    mmabench --concurrency 8 --rate 2 ingest audioset …"""
+    extra = {}
+    for kv in ytdlp_opt or []:
+        k, _, v = kv.partition("=")
+        try:
+            extra[k] = json.loads(v)
+        except json.JSONDecodeError:
+            extra[k] = v
+    _DOWNLOAD.update(concurrency=concurrency, url_template=url_template,
+                     options=dict(retries=retries, backoff=backoff, timeout=timeout, rate=rate,
+                                  cookies=str(cookies) if cookies else None, proxy=proxy, extra=extra))
+
+
+def _download_opts() -> dict:
+    return _DOWNLOAD.get("options", {})
+
+
+def _source(source: str, *, folder=None, labels=None, segments=None, list_file=None, limit=None, classes=None,
+            per_class=None, download=None):
+    from mmabench.config import SourceConfig
+
     if source == "folder":
         if not folder or not labels:
             _fail("--source folder needs --folder DIR and --labels FILE")
-        src = SourceConfig(name="folder", options={"root": str(folder.resolve()), "labels": str(labels.resolve())})
-    else:
-        src = SourceConfig(name=source)
-    cfg = BuildConfig(name=name, seed=seed, sources=[src], classes=classes or None, per_class=per_class,
-                      shuffle_options=shuffle_options, audio_removed_mode=audio_removed)
+        return SourceConfig(name="folder", options={"root": str(Path(folder).resolve()),
+                                                    "labels": str(Path(labels).resolve())})
+    url = _DOWNLOAD.get("url_template", "https://www.youtube.com/watch?v={ytid}")
+    if source == "audioset":
+        return SourceConfig(name="audioset", options={"segments": list(segments or ["eval"]), "classes": classes or None,
+                                                      "per_class": per_class, "limit": limit, "url_template": url},
+                            runtime={"download": download or {}})
+    if source == "list":
+        if not list_file:
+            _fail("--source list needs --list-file FILE")
+        return SourceConfig(name="list", options={"path": str(Path(list_file).resolve()), "url_template": url},
+                            runtime={"download": download or {}})
+    return SourceConfig(name=source)
+
+
+ingest_app = typer.Typer(help="Fetch and validate clips into the manifest (no variants): AudioSet via yt-dlp, "
+                              "a local folder, or a list of YTIDs/URLs.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+
+def _run_ingest(src, *, normalize, retry_failed, progress, home, db) -> None:
+    from mmabench.builder.build import ingest as run_ingest
+    from mmabench.config import BuildConfig
+
     try:
-        report = run_build(split.value, cfg, home=home, db=db, workers=workers, force_config=force_config,
-                           retry_failed=retry_failed, progress=progress, console=err)
-    except BuildConfigMismatch as e:
+        report = run_ingest(BuildConfig(sources=[src], normalize=normalize), home=home, db=db,
+                            workers=_DOWNLOAD.get("concurrency"), retry_failed=retry_failed, progress=progress,
+                            console=err)
+    except (LookupError, ValueError, OSError) as e:
         _fail(str(e), 2)
-    except LookupError as e:  # unknown source etc.
-        _fail(str(e), 2)
-    _print_report(report)
+    _print_ingest(report)
+
+
+@ingest_app.command("audioset")
+def ingest_audioset(
+    segments: List[str] = typer.Option(["eval"], "--segments", help="Segment CSV path, or 'eval' / 'balanced_train'."),
+    classes: Optional[List[str]] = typer.Option(None, "--class", help="Only these classes (name or mid)."),
+    per_class: Optional[int] = typer.Option(None, help="At most N segments per class (stable choice)."),
+    limit: Optional[int] = typer.Option(None, help="At most N segments in all."),
+    normalize: Optional[int] = typer.Option(None, help="Re-encode as the study did (e.g. 504)."),
+    retry_failed: bool = typer.Option(False, help="Try failed downloads again."),
+    progress: bool = typer.Option(True), home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+) -> None:
+    """Download curated, single-class AudioSet segments (10-s sections) with yt-dlp."""
+    _run_ingest(_source("audioset", segments=segments, classes=classes, per_class=per_class, limit=limit,
+                        download=_download_opts()),
+                normalize=normalize, retry_failed=retry_failed, progress=progress, home=home, db=db)
+
+
+@ingest_app.command("folder")
+def ingest_folder(
+    root: Path = typer.Argument(..., help="Folder of clips."),
+    labels: Path = typer.Option(..., help="CSV/JSON: path, label (class or AudioSet mid)[, start, end]."),
+    normalize: Optional[int] = typer.Option(None, help="Re-encode as the study did (e.g. 504)."),
+    retry_failed: bool = typer.Option(False), progress: bool = typer.Option(True),
+    home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+) -> None:
+    """Validate and store your own clips."""
+    _run_ingest(_source("folder", folder=root, labels=labels), normalize=normalize, retry_failed=retry_failed,
+                progress=progress, home=home, db=db)
+
+
+@ingest_app.command("list")
+def ingest_list(
+    path: Path = typer.Argument(..., help="CSV with header: ytid or url, start, end, label."),
+    normalize: Optional[int] = typer.Option(None, help="Re-encode as the study did (e.g. 504)."),
+    retry_failed: bool = typer.Option(False), progress: bool = typer.Option(True),
+    home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+) -> None:
+    """Download the sections listed in a CSV (published benchmark metadata, your own lists)."""
+    _run_ingest(_source("list", list_file=path, download=_download_opts()), normalize=normalize,
+                retry_failed=retry_failed, progress=progress, home=home, db=db)
+
+
+def _print_ingest(report) -> None:
+    t = Table("class", *(sorted({s for per in report.clip_classes.values() for s in per})), title="clips by class "
+              "and status", title_justify="left")
+    statuses = t.columns[1:]
+    for label in sorted(report.clip_classes):
+        t.add_row(escape(label), *(str(report.clip_classes[label].get(str(c.header), 0)) for c in statuses))
+    out.print(t)
+    out.print("clips: " + ", ".join(f"{k}={v}" for k, v in sorted(report.clip_status.items())))
+    for ref, status, error in report.clip_errors[:50]:
+        out.print(f"  [yellow]{status}[/] {escape(ref)}: {escape(error)}")
+    if len(report.clip_errors) > 50:
+        out.print(f"  … {len(report.clip_errors) - 50} more (query the clips table)")
+    for f, line, why in report.bad_rows[:20]:
+        out.print(f"  [red]bad row[/] {escape(f)}:{line}: {escape(why)}")
+    out.print(f"new work: {report.stages[0].done} clips in {report.seconds:.1f}s")
+
+
+@app.command()
+def ontology(
+    stats: bool = typer.Option(False, help="Count eligible segments per surviving class in --segments."),
+    segments: List[str] = typer.Option(["eval"], "--segments", help="Segment CSV path, or 'eval' / 'balanced_train'."),
+    rules: Optional[Path] = typer.Option(None, help="Curation rules TOML (default: the shipped data/curation.toml)."),
+    chart: Optional[Path] = typer.Option(None, help="Bar chart PNG of --stats (default <home>/ontology_stats.png)."),
+    home: Optional[Path] = HomeOpt,
+) -> None:
+    """AudioSet stage-1 curation: which classes survive the rules, and (--stats) how many single-class
+    segments each has in a segment list."""
+    from mmabench.builder.curation import Curation
+    from mmabench.builder.sources.audioset import read_segments
+    from mmabench.config import home_dir
+
+    cur = Curation.load(rules)
+    name = cur.ontology.name
+    out.print(f"rules {rules or 'data/curation.toml'} (sha256 {cur.rules_sha256[:12]}): "
+              f"{len(cur.classes)} of {len(cur.ontology.nodes)} ontology classes survive")
+    if not stats:
+        out.print(", ".join(name(m) for m in cur.classes))
+        return
+    bad: list = []
+    segs = [s.labels for lst in segments for s in read_segments(lst, bad)]
+    counts = cur.stats(segs)
+    vocab = cur.vocabulary(counts)
+    t = Table("class", "mid", "eligible segments", title=f"classes with ≥ {cur.min_segments} eligible segments",
+              title_justify="left")
+    for mid in sorted(vocab, key=lambda m: -counts[m]):
+        t.add_row(escape(name(mid)), mid, str(counts[mid]))
+    out.print(t)
+    out.print(f"{len(segs)} segments read ({len(bad)} bad rows); {sum(counts.values())} single-class eligible over "
+              f"{len(counts)} classes; {len(vocab)} classes with ≥ {cur.min_segments}: "
+              f"{sum(counts[m] for m in vocab)} segments")
+    from mmabench.report import bar_chart
+
+    png = chart or home_dir(home) / "ontology_stats.png"
+    bar_chart({name(m): counts[m] for m in vocab}, png, title=f"Eligible single-class segments per class "
+              f"({', '.join(map(str, segments))})", xlabel="segments")
+    out.print(f"chart: {png}")
 
 
 def _print_report(report) -> None:

@@ -33,6 +33,8 @@ class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "demo"
     options: dict[str, Any] = Field(default_factory=dict)   # e.g. folder: {"root": ..., "labels": ...}
+    # How to fetch, not what: retries, timeouts, rate, cookies, proxy. Not hashed, not stored.
+    runtime: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
 
 class BuildConfig(BaseModel):
@@ -49,6 +51,7 @@ class BuildConfig(BaseModel):
     long_context_chars: int = 10_000             # letters in the long_context distractor
     audio_removed_mode: str = "silence"          # "silence" (digital silence, equal length) or "drop"
     template_version: int = 1
+    normalize: Optional[int] = None              # study preprocessing: centre square crop, NxN, first 10 s, H.264+AAC
 
     def content_hash(self) -> str:
         data = self.model_dump(mode="json")

@@ -59,3 +59,5 @@ Factory = Callable[..., object]
 sources: Registry[Factory] = Registry("source")
 sources.register("demo", "mmabench.builder.sources.demo:DemoSource")
 sources.register("folder", "mmabench.builder.sources.folder:FolderSource")
+sources.register("audioset", "mmabench.builder.sources.audioset:AudioSetSource", extra="ingest")
+sources.register("list", "mmabench.builder.sources.listfile:ListSource", extra="ingest")

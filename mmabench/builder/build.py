@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import Counter
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from sqlalchemy import delete, func, select
 
@@ -35,8 +36,10 @@ class BuildReport:
     stages: list[StageReport] = field(default_factory=list)
     clip_status: dict[str, int] = field(default_factory=dict)
     clip_errors: list[tuple[str, str, str]] = field(default_factory=list)   # (source_ref, status, error)
+    clip_classes: dict[str, dict[str, int]] = field(default_factory=dict)   # label -> status -> n
     items: dict[tuple[str, str], int] = field(default_factory=dict)         # (condition, modality) -> n
     render_errors: list[tuple[str, str]] = field(default_factory=list)
+    bad_rows: list[tuple[str, int, str]] = field(default_factory=list)      # (file, line, reason)
     removed_items: int = 0
     seconds: float = 0.0
 
@@ -45,10 +48,16 @@ class BuildReport:
         return sum(s.done for s in self.stages) + self.removed_items
 
 
-def collect_specs(cfg: BuildConfig) -> list[ClipSpec]:
+def make_sources(cfg: BuildConfig) -> list:
+    return [source_registry.get(sc.name)(**sc.options, **sc.runtime) for sc in cfg.sources]
+
+
+def collect_specs(cfg: BuildConfig, sources: Optional[list] = None) -> list[ClipSpec]:
     specs: dict[str, ClipSpec] = {}
-    for sc in cfg.sources:
-        for spec in source_registry.get(sc.name)(**sc.options).specs():
+    for src in sources if sources is not None else make_sources(cfg):
+        for spec in src.specs():
+            if cfg.normalize:
+                spec = spec.model_copy(update={"normalize": cfg.normalize})
             if cfg.classes is None or spec.label in cfg.classes:
                 specs.setdefault(spec.id, spec)
     chosen = sorted(specs.values(), key=lambda s: s.id)
@@ -65,38 +74,59 @@ def collect_specs(cfg: BuildConfig) -> list[ClipSpec]:
 
 # --- ingest -----------------------------------------------------------------------------------------------
 
-def ingest_one(spec: ClipSpec, media_root: Path, cfg: BuildConfig, attempts: int = 1) -> Clip:
+Fetch = Callable[[ClipSpec, Path], "object"]
+
+
+def ingest_one(spec: ClipSpec, media_root: Path, cfg: BuildConfig, prior_attempts: int = 0,
+               fetch: Optional[Fetch] = None) -> Clip:
+    """Fetch (if the source downloads), validate, then remux or normalise into the media store.
+
+    Downloads land in a private temporary folder, never in the store; the store only ever receives a
+    complete file by atomic rename, so a failure or a kill leaves nothing half-written there."""
     base = dict(id=spec.id, source=spec.source, source_ref=spec.source_ref, label=spec.label,
                 label_mid=spec.label_mid, start=spec.start, end=spec.end, provenance=spec.provenance)
     rel = f"clips/{spec.id[:2]}/{spec.id}.mp4"
+    attempts = prior_attempts + 1
+    scratch = media_root / ".scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
     try:
-        if spec.uri is None:
-            raise media.MediaError(ClipStatus.missing, "source gave no location for this clip")
-        info = media.validate(spec.uri, want_duration=spec.end, min_duration=cfg.min_duration,
-                              silence_dbfs=cfg.silence_dbfs)
-        media.remux(spec.uri, media_root / rel, spec.start, spec.end)
-        if spec.start is not None or spec.end is not None:
-            info = media.probe(media_root / rel)
-        dst = media_root / rel
-        return Clip(**base, status=ClipStatus.ok, path=rel, sha256=media.sha256_file(dst), bytes=dst.stat().st_size,
-                    duration=round(info.duration, 3), fps=info.fps, width=info.width, height=info.height,
-                    video_codec=info.video_codec, audio_codec=info.audio_codec, sample_rate=info.sample_rate)
+        with tempfile.TemporaryDirectory(dir=scratch) as work:
+            local, start, end, want = spec.uri, spec.start, spec.end, spec.end
+            if fetch is not None:
+                got = fetch(spec, Path(work))
+                attempts = prior_attempts + got.attempts
+                local, start, end = str(got.path), None, None      # the section is already cut
+                want = (spec.end - spec.start) if spec.start is not None and spec.end is not None else None
+            if local is None:
+                raise media.MediaError(ClipStatus.missing, "source gave no location for this clip")
+            info = media.validate(local, want_duration=want, min_duration=cfg.min_duration,
+                                  silence_dbfs=cfg.silence_dbfs)
+            dst = media_root / rel
+            if spec.normalize:
+                media.normalize(local, dst, size=spec.normalize, start=start, end=end)
+            else:
+                media.remux(local, dst, start, end)
+            if spec.normalize or start is not None or end is not None:
+                info = media.probe(dst)
+        prov = spec.provenance | ({"normalize": media.NORMALIZE_RECIPE | {"size": spec.normalize}}
+                                  if spec.normalize else {})
+        return Clip(**(base | {"provenance": prov}), status=ClipStatus.ok, path=rel, sha256=media.sha256_file(dst),
+                    bytes=dst.stat().st_size, duration=round(info.duration, 3), fps=info.fps, width=info.width,
+                    height=info.height, video_codec=info.video_codec, audio_codec=info.audio_codec,
+                    sample_rate=info.sample_rate, attempts=attempts)
     except media.MediaError as e:
-        return Clip(**base, status=e.status, error=str(e))
+        return Clip(**base, status=e.status, error=str(e), attempts=attempts)
     except Exception as e:  # keep going; the reason is recorded on the clip
-        return Clip(**base, status=ClipStatus.error, error=f"{type(e).__name__}: {e}")
-
-
-def _clip_row(c: Clip, attempts: int) -> dict:
-    row = c.model_dump(mode="json")
-    row["attempts"] = attempts
-    return row
+        return Clip(**base, status=ClipStatus.error, error=f"{type(e).__name__}: {e}", attempts=attempts)
 
 
 CLIP_UPDATE = [c for c in ClipRow.__table__.columns.keys() if c not in ("id", "created_at")]
 
 
-def ingest_stage(m: Manifest, specs: list[ClipSpec], cfg: BuildConfig, retry_failed: bool) -> Stage:
+def ingest_stage(m: Manifest, specs: list[ClipSpec], cfg: BuildConfig, retry_failed: bool,
+                 fetchers: Optional[dict[str, Fetch]] = None, workers: Optional[int] = None) -> Stage:
+    fetchers = fetchers or {}
+
     def plan():
         with m.session() as s:
             known = {r.id: r for r in s.execute(select(ClipRow.id, ClipRow.status, ClipRow.path, ClipRow.attempts))}
@@ -104,18 +134,23 @@ def ingest_stage(m: Manifest, specs: list[ClipSpec], cfg: BuildConfig, retry_fai
         for spec in specs:
             row = known.get(spec.id)
             if row is None:
-                units.append((spec, 1))
+                units.append((spec, 0))
             elif row.status == ClipStatus.ok.value and not (m.media_root / row.path).exists():
-                units.append((spec, (row.attempts or 1) + 1))    # media are derived: rebuild a lost file
+                units.append((spec, row.attempts or 1))    # media are derived: rebuild a lost file
             elif row.status != ClipStatus.ok.value and retry_failed:
-                units.append((spec, (row.attempts or 1) + 1))
+                units.append((spec, row.attempts or 1))
         return units
 
     def commit(results):
-        m.upsert(ClipRow, [_clip_row(c, n) for c, n in results], update=CLIP_UPDATE)
+        m.upsert(ClipRow, [c.model_dump(mode="json") for c in results], update=CLIP_UPDATE)
 
-    return Stage("ingest", plan, lambda u: (ingest_one(u[0], m.media_root, cfg), u[1]), commit,
-                 failed=lambda r: r[0].status is not ClipStatus.ok)
+    return Stage("ingest", plan,
+                 lambda u: ingest_one(u[0], m.media_root, cfg, u[1], fetchers.get(u[0].source)), commit,
+                 failed=lambda c: c.status is not ClipStatus.ok, workers=workers)
+
+
+def fetchers_of(sources: list) -> dict[str, Fetch]:
+    return {s.name: s.fetch for s in sources if hasattr(s, "fetch")}
 
 
 # --- synthesize -------------------------------------------------------------------------------------------
@@ -194,6 +229,33 @@ def item_stage(m: Manifest, wanted: list[Item], conditions: list[Condition], nam
     return Stage("itemize", plan, lambda i: i, commit)
 
 
+def _summarize_clips(report: BuildReport, clips: list[Clip], spec_ids: set[str]) -> None:
+    for c in clips:
+        if c.id in spec_ids:
+            report.clip_status[c.status.value] = report.clip_status.get(c.status.value, 0) + 1
+            per = report.clip_classes.setdefault(c.label, {})
+            per[c.status.value] = per.get(c.status.value, 0) + 1
+            if c.status is not ClipStatus.ok:
+                report.clip_errors.append((c.source_ref, c.status.value, c.error or ""))
+
+
+def ingest(cfg: BuildConfig, *, home=None, db=None, workers: Optional[int] = None, retry_failed: bool = False,
+           progress: bool = True, console=None) -> BuildReport:
+    """Only the ingest stage: fetch / validate / store clips (e.g. download AudioSet ahead of builds)."""
+    t0 = time.perf_counter()
+    report = BuildReport(cfg.name, "ingest")
+    with Manifest(db, home) as m:
+        sources = make_sources(cfg)
+        specs = collect_specs(cfg, sources)
+        report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
+        with make_progress(progress, console) as bar:
+            report.stages.append(run_stage(ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources)),
+                                           LocalExecutor(workers or min(4, os.cpu_count() or 1)), bar))
+        _summarize_clips(report, m.clips(), {s.id for s in specs})
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
 # --- the build --------------------------------------------------------------------------------------------
 
 def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> None:
@@ -220,7 +282,7 @@ def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> None:
 
 def build(split: Split | str = Split.conflict, config: Optional[BuildConfig] = None, *, home=None, db=None,
           workers: Optional[int] = None, force_config: bool = False, retry_failed: bool = False,
-          progress: bool = True, console=None) -> BuildReport:
+          progress: bool = True, console=None, ingest_workers: Optional[int] = None) -> BuildReport:
     t0 = time.perf_counter()
     cfg = config or BuildConfig()
     split = Split(split)
@@ -229,9 +291,12 @@ def build(split: Split | str = Split.conflict, config: Optional[BuildConfig] = N
     executor = LocalExecutor(workers or min(4, os.cpu_count() or 1))
     with Manifest(db, home) as m:
         _register_build(m, cfg, force_config)
-        specs = collect_specs(cfg)
+        sources = make_sources(cfg)
+        specs = collect_specs(cfg, sources)
+        report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
         with make_progress(progress, console) as bar:
-            report.stages.append(run_stage(ingest_stage(m, specs, cfg, retry_failed), executor, bar))
+            report.stages.append(run_stage(ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources),
+                                                        ingest_workers), executor, bar))
             spec_ids = {s.id for s in specs}
             all_clips = m.clips(ids=None)
             built = {c.id: c for c in all_clips if c.id in spec_ids and c.status is ClipStatus.ok}
@@ -246,11 +311,7 @@ def build(split: Split | str = Split.conflict, config: Optional[BuildConfig] = N
                       for i in itemize(v, labels, vocabulary, build=cfg.name, seed=cfg.seed,
                                        shuffle=cfg.shuffle_options, template_version=cfg.template_version)]
             report.stages.append(run_stage(item_stage(m, wanted, conditions, cfg.name, report), executor, bar))
-        for c in all_clips:
-            if c.id in spec_ids:
-                report.clip_status[c.status.value] = report.clip_status.get(c.status.value, 0) + 1
-                if c.status is not ClipStatus.ok:
-                    report.clip_errors.append((c.source_ref, c.status.value, c.error or ""))
+        _summarize_clips(report, all_clips, spec_ids)
         with m.session() as s, s.begin():
             q = (select(ItemRow.condition, ItemRow.prompt_modality, func.count())
                  .where(ItemRow.build == cfg.name).group_by(ItemRow.condition, ItemRow.prompt_modality))

@@ -291,3 +291,33 @@ def _interleave(out, tracks: list[tuple]) -> None:
     for _, i, _, p in sorted(merged, key=lambda x: x[:3]):
         p.stream = tracks[i][0]
         out.mux(p)
+
+
+# --- re-encoding: the study's preprocessing (the one place a clip is transcoded) ---------------------------
+
+NORMALIZE_RECIPE = {"crop": "centre square", "max_seconds": 10.0, "vcodec": "libx264", "preset": "veryfast",
+                    "crf": 18, "pix_fmt": "yuv420p", "acodec": "aac", "audio_bitrate": "128k"}
+
+
+def normalize(src: str | Path, dst: str | Path, size: int = 504, start: Optional[float] = None,
+              end: Optional[float] = None) -> None:
+    """Centre-crop to a square, scale to size x size, keep the first 10 s (of [start, end)), H.264 + AAC.
+
+    An ffmpeg filter graph (ffmpeg-python over the imageio-ffmpeg binary): this is a real transcode, where a
+    process per clip costs nothing next to the encode."""
+    import ffmpeg
+    import imageio_ffmpeg
+
+    r = NORMALIZE_RECIPE
+    seconds = r["max_seconds"] if end is None else min(r["max_seconds"], end - (start or 0.0))
+    inp = ffmpeg.input(str(src), **({"ss": start} if start else {}))
+    v = inp.video.filter("crop", "min(iw,ih)", "min(iw,ih)").filter("scale", size, size).filter("setsar", 1)
+    with atomic_output(dst) as tmp:
+        try:
+            (ffmpeg.output(v, inp.audio, str(tmp), t=seconds, vcodec=r["vcodec"], preset=r["preset"], crf=r["crf"],
+                           pix_fmt=r["pix_fmt"], acodec=r["acodec"], audio_bitrate=r["audio_bitrate"],
+                           movflags="+faststart", format="mp4")
+             .overwrite_output().run(cmd=imageio_ffmpeg.get_ffmpeg_exe(), quiet=True))
+        except ffmpeg.Error as e:
+            tail = (e.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or ["ffmpeg failed"]
+            raise MediaError(ClipStatus.error, f"normalise failed: {tail[0]}") from e

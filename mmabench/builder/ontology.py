@@ -9,7 +9,7 @@ import json
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "ontology.json"
+DATA = Path(__file__).resolve().parents[1] / "data" / "audioset" / "ontology.json"
 
 
 class Ontology:

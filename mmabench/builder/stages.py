@@ -25,6 +25,7 @@ class Stage(Generic[U, R]):
     run: Callable[[U], R]
     commit: Callable[[list[R]], None]
     failed: Callable[[R], bool] = lambda r: False
+    workers: Optional[int] = None      # override the executor's width (e.g. download concurrency)
 
 
 @dataclass
@@ -75,6 +76,8 @@ def run_stage(stage: Stage, executor: LocalExecutor, progress: Progress) -> Stag
     task = progress.add_task(stage.name, total=len(units))
     batch: list = []
     last = time.monotonic()
+    if stage.workers:
+        executor = LocalExecutor(stage.workers)
     for result in executor.imap_unordered(stage.run, units):
         batch.append(result)
         report.done += 1

@@ -36,6 +36,11 @@ class ClipStatus(str, Enum):
     too_short = "too_short"    # shorter than the requested section
     silent = "silent"          # audio stream is digital silence: nothing to hear
     missing = "missing"        # the source file does not exist
+    unavailable = "unavailable"  # download: not found (404, "Video unavailable")
+    private = "private"
+    removed = "removed"
+    geo_blocked = "geo_blocked"
+    rate_limited = "rate_limited"  # still throttled after all retries
     error = "error"            # anything else (message kept)
 
 

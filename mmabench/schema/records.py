@@ -23,11 +23,13 @@ class ClipSpec(_Record):
     start: Optional[float] = None       # section in seconds; None = whole file
     end: Optional[float] = None
     uri: Optional[str] = None           # where to read it from (absolute path / URL)
+    normalize: Optional[int] = None     # re-encoded to NxN (study preprocessing); part of the identity
     provenance: dict[str, Any] = Field(default_factory=dict)  # licences, assets, attribution
 
     @property
     def id(self) -> str:
-        return derive_id("clip", [self.source, self.source_ref, self.start, self.end])
+        key = [self.source, self.source_ref, self.start, self.end]
+        return derive_id("clip", key + [self.normalize] if self.normalize else key)
 
 
 class Clip(_Record):
@@ -51,6 +53,7 @@ class Clip(_Record):
     audio_codec: Optional[str] = None
     sample_rate: Optional[int] = None
     provenance: dict[str, Any] = Field(default_factory=dict)
+    attempts: int = 1
 
 
 class Variant(_Record):

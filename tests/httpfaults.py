@@ -1,0 +1,91 @@
+"""A loopback HTTP server for ingest tests: serves real mp4s with or without Range support and injects
+faults per YTID (404, N x 500 then success, N x 429, slow, truncated body)."""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+class FaultServer:
+    def __init__(self, root: Path, faults: dict[str, str] | None = None, ranges: bool = True, delay: float = 0.0):
+        self.root, self.faults, self.ranges, self.delay = Path(root), dict(faults or {}), ranges, delay
+        self.hits: dict[str, int] = {}
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_HEAD(self):
+                self.handle_req(head=True)
+
+            def do_GET(self):
+                self.handle_req(head=False)
+
+            def handle_req(self, head: bool):
+                name = self.path.lstrip("/").split("?")[0]
+                ytid = name.rsplit(".", 1)[0]
+                with server.lock:
+                    n = server.hits[ytid] = server.hits.get(ytid, 0) + 1
+                fault = server.faults.get(ytid, "")
+                if server.delay:
+                    time.sleep(server.delay)
+                if fault == "404" or not (server.root / name).is_file():
+                    return self.reply(404)
+                m = re.fullmatch(r"(500|429)x(\d+)", fault)
+                if m and n <= int(m.group(2)):
+                    return self.reply(int(m.group(1)))
+                if fault == "slow":
+                    time.sleep(30)
+                data = (server.root / name).read_bytes()
+                start, end, code = 0, len(data) - 1, 200
+                rng = self.headers.get("Range")
+                if server.ranges and rng and (r := re.fullmatch(r"bytes=(\d*)-(\d*)", rng.strip())):
+                    start = int(r.group(1) or 0)
+                    end = min(int(r.group(2)) if r.group(2) else end, len(data) - 1)
+                    code = 206
+                body = data[start:end + 1]
+                self.send_response(code)
+                self.send_header("Content-Type", "video/mp4")
+                self.send_header("Content-Length", str(len(body)))
+                if server.ranges:
+                    self.send_header("Accept-Ranges", "bytes")
+                if code == 206:
+                    self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+                self.end_headers()
+                if head:
+                    return
+                if fault == "trunc":   # promise the whole body, send a third, hang up
+                    body = body[: len(body) // 3]
+                    self.close_connection = True
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def reply(self, code: int):
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url_template(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{{ytid}}.mp4"
+
+    def __enter__(self) -> "FaultServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
