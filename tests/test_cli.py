@@ -44,6 +44,10 @@ TESTED = {
     'mmabench query --format csv "select item_id, visual_class, audio_class, answer from items_flat"',
     "mmabench build --source folder --folder clips/ --labels labels.csv --split full",
     "mmabench build --name seed7 --seed 7", "mmabench verify --repair", "mmabench doctor",
+    "mmabench ontology --stats --segments eval",
+    "mmabench ingest audioset --segments eval --class Dog --class Cat --per-class 5",
+    "mmabench --concurrency 8 --rate 2 build --source audioset --class Dog --class Cat --per-class 20 --normalize 504",
+    "mmabench ingest folder clips/ --labels labels.csv",
 }
 
 
@@ -126,3 +130,56 @@ def test_postgres_by_env_var(cwd, pg_url, monkeypatch):
     assert json.loads(q.stdout) == [{"n": 72}]
     assert not (cwd / "mmabench_data" / "manifest.db").exists()
     assert "read-only" in run('mmabench query "drop table items"', code=3).output
+
+
+def test_ontology_stats_and_chart(cwd):
+    res = run("mmabench ontology --stats --segments eval")
+    assert "111 classes with ≥ 15" in res.output.replace("\n", " ") and "Dog" in res.output
+    png = cwd / "mmabench_data" / "ontology_stats.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _mirror(root: Path, source):
+    """Serve every clip the given AudioSet selection asks for from a loopback 'YouTube mirror'."""
+    from mmabench.builder.sources.audioset import AudioSetSource
+    specs = list(AudioSetSource(**source).specs())
+    for i, s in enumerate(specs):
+        make_clip(root / f"{s.source_ref}.mp4", seconds=s.end + 0.5, size=(96, 64), fps=10, gop=10,
+                  freq=300 + 40 * i)
+    return specs
+
+
+def test_ingest_audioset_from_a_mirror(cwd, tmp_path, monkeypatch):
+    from tests.httpfaults import FaultServer
+    specs = _mirror(tmp_path / "srv", dict(segments="eval", classes=["Dog", "Cat"], per_class=5))
+    with FaultServer(tmp_path / "srv") as srv:
+        monkeypatch.setenv("MMABENCH_URL_TEMPLATE", srv.url_template)
+        res = run("mmabench ingest audioset --segments eval --class Dog --class Cat --per-class 5 --no-progress")
+    assert "ok=10" in res.output and len(specs) == 10
+    assert re.search(r"Dog\s*│\s*5", res.output) and re.search(r"Cat\s*│\s*5", res.output)
+
+
+def test_build_audioset_normalized_from_a_mirror(cwd, tmp_path, monkeypatch):
+    from tests.httpfaults import FaultServer
+    _mirror(tmp_path / "srv", dict(segments="eval", classes=["Dog", "Cat"], per_class=2))
+    line = "mmabench --concurrency 8 --rate 2 build --source audioset --class Dog --class Cat --per-class 20 --normalize 504"
+    with FaultServer(tmp_path / "srv") as srv:
+        monkeypatch.setenv("MMABENCH_URL_TEMPLATE", srv.url_template)
+        # the README line asks for 20 per class; the mirror serves 2 per class, the rest are recorded unavailable
+        res = run(line + " --no-progress")
+    assert "ok=4" in res.output and "unavailable=" in res.output
+    rows = json.loads(run('mmabench query --format json "select width, height, duration from clips '
+                          'where status = \'ok\'"').stdout)
+    assert len(rows) == 4 and all(r["width"] == r["height"] == 504 and abs(r["duration"] - 10) < 0.2 for r in rows)
+    n = json.loads(run('mmabench query --format json "select count(*) as n from items_flat"').stdout)[0]["n"]
+    assert n == 4 * 2 * 2
+
+
+def test_ingest_folder(cwd):
+    for i, freq in enumerate((300, 900)):
+        make_clip(cwd / "clips" / f"c{i}.mp4", freq=freq)
+    (cwd / "labels.csv").write_text("path,label\nc0.mp4,Dog\nc1.mp4,/m/01yrx\n")
+    res = run("mmabench ingest folder clips/ --labels labels.csv --no-progress")
+    assert "ok=2" in res.output
+    rows = json.loads(run('mmabench query --format json "select label from clips order by label"').stdout)
+    assert rows == [{"label": "Cat"}, {"label": "Dog"}]

@@ -100,6 +100,8 @@ class DownloadOptions:
     rate: float = 0.0                # downloads started per second, all threads (0 = no limit)
     cookies: Optional[str] = None
     proxy: Optional[str] = None
+    exact_cuts: bool = True          # re-encode around the cut points (exact section); False = stream copy
+                                     # from the keyframe before `start` (3-4x faster, may start up to a GOP early)
     extra: dict[str, Any] = field(default_factory=dict)   # passed through to yt_dlp.YoutubeDL
 
 
@@ -129,7 +131,7 @@ class YtDlpFetcher:
         }
         if start is not None or end is not None:
             opts["download_ranges"] = download_range_func(None, [(start or 0.0, end if end is not None else float("inf"))])
-            opts["force_keyframes_at_cuts"] = True
+            opts["force_keyframes_at_cuts"] = o.exact_cuts
         if o.cookies:
             opts["cookiefile"] = o.cookies
         if o.proxy:
