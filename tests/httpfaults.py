@@ -18,6 +18,7 @@ class FaultServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True   # headers and body go out as separate writes
 
             def log_message(self, *args):  # quiet
                 pass

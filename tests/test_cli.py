@@ -48,6 +48,9 @@ TESTED = {
     "mmabench ingest audioset --segments eval --class Dog --class Cat --per-class 5",
     "mmabench --concurrency 8 --rate 2 build --source audioset --class Dog --class Cat --per-class 20 --normalize 504",
     "mmabench ingest folder clips/ --labels labels.csv",
+    "mmabench eval --model random --split full",
+    "mmabench eval --model openai-compat:Qwen/Qwen2.5-Omni-7B --base-url http://127.0.0.1:8000/v1 --concurrency 16",
+    "mmabench report --out mmabench_report",
 }
 
 
@@ -183,3 +186,22 @@ def test_ingest_folder(cwd):
     assert "ok=2" in res.output
     rows = json.loads(run('mmabench query --format json "select label from clips order by label"').stdout)
     assert rows == [{"label": "Cat"}, {"label": "Dog"}]
+
+
+def test_eval_random_then_report(cwd):
+    run("mmabench build --split full --no-progress")
+    res = run("mmabench eval --model random --split full --no-progress")
+    assert "216 model calls" in res.output and "demo corpus" in res.output
+    assert "0 model calls" in run("mmabench eval --model random --split full --no-progress").output
+    rep = run("mmabench report --out mmabench_report")
+    assert (cwd / "mmabench_report" / "report.html").is_file() and "1 chart(s)" in rep.output
+
+
+def test_eval_openai_compat(cwd):
+    from tests.llmpeer import LLMPeer
+    run("mmabench build --split conflict --no-progress")
+    line = "mmabench eval --model openai-compat:Qwen/Qwen2.5-Omni-7B --base-url http://127.0.0.1:8000/v1 --concurrency 16"
+    with LLMPeer() as peer:
+        res = run(line.replace("http://127.0.0.1:8000", peer.url) + " --no-progress")
+    assert "72 model calls" in res.output and len(peer.calls) == 72
+    assert {c["images"] for c in peer.calls} == {8} and all(len(c["audio_peak"]) == 1 for c in peer.calls)

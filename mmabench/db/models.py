@@ -92,3 +92,43 @@ class ItemRow(Base):
 
 
 # The items_flat view is defined in migrations/versions/0001_initial.py (migrations own the DDL).
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    model: Mapped[str] = mapped_column(String(300))
+    adapter: Mapped[str] = mapped_column(String(64))
+    options: Mapped[dict[str, Any]] = mapped_column(Json)
+    build: Mapped[str] = mapped_column(String(200))
+    split: Mapped[str] = mapped_column(String(32))
+    item_limit: Mapped[Optional[int]] = mapped_column(Integer)
+    template_version: Mapped[int] = mapped_column(Integer)
+    package_version: Mapped[str] = mapped_column(String(32))
+    seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict[str, Any]] = mapped_column(Json)
+    timings: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PredictionRow(Base):
+    __tablename__ = "predictions"
+    run_id: Mapped[str] = mapped_column(Id, ForeignKey("runs.id"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(Id, ForeignKey("items.id"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response: Mapped[Optional[str]] = mapped_column(Text)
+    parsed: Mapped[Optional[str]] = mapped_column(String(200))
+    parse_status: Mapped[str] = mapped_column(String(16))      # exact | contained | unparsed | error
+    correct: Mapped[Optional[bool]] = mapped_column(Boolean)
+    abstained: Mapped[Optional[bool]] = mapped_column(Boolean)
+    latency_ms: Mapped[Optional[float]] = mapped_column(Float)
+    tokens_in: Mapped[Optional[int]] = mapped_column(Integer)
+    tokens_out: Mapped[Optional[int]] = mapped_column(Integer)
+    sent: Mapped[dict[str, Any]] = mapped_column(Json)          # media parts actually sent
+    cached_from: Mapped[Optional[str]] = mapped_column(Id)       # run whose identical request was reused
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_predictions_fingerprint", "fingerprint"),)

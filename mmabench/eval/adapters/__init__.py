@@ -1,0 +1,12 @@
+"""Model adapters: one small module each, registered by name and imported only when used."""
+from mmabench.eval.adapters.base import Adapter, Capabilities, PermanentError, Request, Response, TransientError
+from mmabench.registry import Registry
+
+adapters: Registry = Registry("model adapter")
+adapters.register("random", "mmabench.eval.adapters.baselines:RandomAdapter")
+adapters.register("majority", "mmabench.eval.adapters.baselines:MajorityAdapter")
+adapters.register("openai-compat", "mmabench.eval.adapters.openai_compat:OpenAICompatAdapter", extra="eval")
+adapters.register("text-only", "mmabench.eval.adapters.openai_compat:TextOnlyAdapter", extra="eval")
+adapters.register("gemini", "mmabench.eval.adapters.gemini:GeminiAdapter", extra="eval")
+
+__all__ = ["Adapter", "Capabilities", "PermanentError", "Request", "Response", "TransientError", "adapters"]

@@ -1,0 +1,191 @@
+"""`evaluate()`: run a model adapter over manifest items, crash-safe and cached.
+
+- A run's id is derived from (adapter, model, options, build, split, limit, template, package, seed), so
+  re-running the same command resumes it: only items without a good prediction are requested.
+- Each request has a fingerprint (adapter, model, options, prompt, options list, media hash, package
+  version). A deterministic request already answered in any run is served from that answer, not re-sent.
+- Predictions are committed as they arrive (small batches, ≤ 0.25 s); empty or failed responses are
+  stored as errors and requested again on resume, never reused as answers.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+from sqlalchemy import select
+
+import mmabench
+from mmabench.db.manifest import Manifest, upsert
+from mmabench.db.models import PredictionRow, RunRow, VariantRow
+from mmabench.eval.adapters import Adapter, PermanentError, Request, TransientError, adapters
+from mmabench.eval.scoring import is_abstention, parse_answer
+from mmabench.schema import Item, Split, derive_id
+from mmabench.schema.ids import canonical_json
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    planned: int = 0
+    called: int = 0
+    cached: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def fingerprint(adapter: Adapter, item: Item, media_sha256: Optional[str]) -> str:
+    payload = {"adapter": adapter.name, "model": adapter.model, "options": adapter.options(), "prompt": item.prompt,
+               "choices": item.options, "media": media_sha256, "mmabench": mmabench.__version__}
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def make_adapter(name: str, model: str = "", **options: Any) -> Adapter:
+    return adapters.get(name)(model=model, **options)
+
+
+_NETWORKISH = re.compile(r"timeout|timed out|connect|disconnect|protocol|reset|temporar|unavailable", re.I)
+
+
+def _call(adapter: Adapter, req: Request, retries: int, backoff: float) -> dict:
+    attempt, delay, t0 = 0, backoff, time.perf_counter()
+    while True:
+        attempt += 1
+        try:
+            r = adapter.generate(req)
+            if not r.text.strip():
+                raise TransientError("empty response")
+            return {"response": r.text, "sent": r.sent, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
+                    "attempts": attempt, "latency_ms": 1000 * (time.perf_counter() - t0), "error": None}
+        except TransientError as e:
+            if attempt > retries:
+                return {"error": str(e), "attempts": attempt, "latency_ms": 1000 * (time.perf_counter() - t0)}
+            time.sleep(delay * (1 + 0.25 * random.random()))
+            delay *= 2
+        except PermanentError as e:
+            return {"error": str(e), "attempts": attempt, "latency_ms": 1000 * (time.perf_counter() - t0)}
+        except Exception as e:  # an adapter bug or an unmapped client error: record it, never crash the run
+            msg = f"{type(e).__name__}: {e}"
+            if attempt > retries or not _NETWORKISH.search(msg):
+                return {"error": msg, "attempts": attempt, "latency_ms": 1000 * (time.perf_counter() - t0)}
+            time.sleep(delay * (1 + 0.25 * random.random()))
+            delay *= 2
+
+
+def evaluate(adapter: Adapter | str, manifest: Optional[Manifest] = None, *, split: Split | str = Split.conflict,
+             build: str = "default", limit: Optional[int] = None, concurrency: int = 4, retries: int = 3,
+             backoff: float = 1.0, seed: int = 0, progress=None, home=None, db=None) -> RunReport:
+    t0 = time.perf_counter()
+    adapter = make_adapter(adapter) if isinstance(adapter, str) else adapter
+    own = manifest is None
+    m = manifest or Manifest(db, home)
+    try:
+        items = list(m.items(split=split, build=build))
+        if limit:
+            items = items[:limit]
+        adapter.prepare(items)
+        run_id = derive_id("run", {"adapter": adapter.name, "model": adapter.model, "options": adapter.options(),
+                                   "build": build, "split": Split(split).value, "limit": limit, "seed": seed,
+                                   "mmabench": mmabench.__version__,
+                                   "template": sorted({i.template_version for i in items})})
+        report = RunReport(run_id)
+        with m.session() as s, s.begin():
+            upsert(s, RunRow.__table__, [dict(id=run_id, model=adapter.model, adapter=adapter.name,
+                                              options=adapter.options(), build=build, split=Split(split).value,
+                                              item_limit=limit, template_version=max((i.template_version for i in items), default=1),
+                                              package_version=mmabench.__version__, seed=seed, status="running",
+                                              counts={}, timings={})])
+            media = {r.id: (r.path, r.sha256) for r in s.execute(select(VariantRow.id, VariantRow.path, VariantRow.sha256))}
+            done = {r.item_id for r in s.execute(select(PredictionRow.item_id).where(
+                PredictionRow.run_id == run_id, PredictionRow.error.is_(None)))}
+        todo = [i for i in items if i.id not in done]
+        report.planned = len(todo)
+        fps = {i.id: fingerprint(adapter, i, media[i.variant_id][1]) for i in todo}
+        cache: dict[str, Any] = {}
+        if adapter.deterministic and fps:
+            with m.session() as s:
+                for chunk in range(0, len(fps), 500):
+                    keys = list(fps.values())[chunk:chunk + 500]
+                    for r in s.scalars(select(PredictionRow).where(PredictionRow.fingerprint.in_(keys),
+                                                                   PredictionRow.error.is_(None))):
+                        cache.setdefault(r.fingerprint, r)
+
+        def row(item: Item, out: dict, cached_from: Optional[str] = None) -> dict:
+            parsed, status = (None, "error") if out.get("error") else parse_answer(out["response"], item.options)
+            return dict(run_id=run_id, item_id=item.id, fingerprint=fps[item.id], response=out.get("response"),
+                        parsed=parsed, parse_status=status,
+                        correct=None if out.get("error") else parsed == item.answer,
+                        abstained=None if out.get("error") else is_abstention(parsed),
+                        latency_ms=out.get("latency_ms"), tokens_in=out.get("tokens_in"),
+                        tokens_out=out.get("tokens_out"), sent=out.get("sent") or {}, cached_from=cached_from,
+                        error=out.get("error"), attempts=out.get("attempts", 0))
+
+        pending: list[dict] = []
+        last = time.monotonic()
+
+        def flush(force=False):
+            nonlocal pending, last
+            if pending and (force or len(pending) >= 64 or time.monotonic() - last > 0.25):
+                with m.session() as s, s.begin():
+                    upsert(s, PredictionRow.__table__, pending, update=[
+                        c for c in PredictionRow.__table__.columns.keys() if c not in ("run_id", "item_id", "created_at")])
+                pending, last = [], time.monotonic()
+
+        calls = []
+        for item in todo:
+            hit = cache.get(fps[item.id])
+            if hit is not None:
+                report.cached += 1
+                pending.append(row(item, {"response": hit.response, "sent": hit.sent, "tokens_in": hit.tokens_in,
+                                          "tokens_out": hit.tokens_out, "attempts": 0, "latency_ms": 0.0},
+                                   cached_from=hit.run_id))
+            else:
+                calls.append(item)
+        calls.sort(key=lambda i: (i.variant_id, i.id))   # items of one file together: decode once, cache hits
+        flush(force=True)
+        task = progress.add_task(f"eval {adapter.name}", total=len(todo), completed=report.cached) if progress else None
+
+        def request(item: Item) -> tuple[Item, dict]:
+            path, sha = media[item.variant_id]
+            return item, _call(adapter, Request(item, m.media_root / path if path else None, sha), retries, backoff)
+
+        with ThreadPoolExecutor(max(1, concurrency)) as pool:
+            it = iter(calls)
+            running = {pool.submit(request, i) for i in [next(it) for _ in range(min(len(calls), concurrency * 2))]}
+            while running:
+                finished, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    item, out = f.result()
+                    report.called += 1
+                    if out.get("error"):
+                        report.errors += 1
+                        if len(report.error_samples) < 5:
+                            report.error_samples.append(out["error"])
+                    pending.append(row(item, out))
+                    if task is not None:
+                        progress.advance(task)
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        running.add(pool.submit(request, nxt))
+                flush()
+        flush(force=True)
+        report.seconds = time.perf_counter() - t0
+        with m.session() as s, s.begin():
+            run = s.get(RunRow, run_id)
+            n_ok = s.query(PredictionRow).filter(PredictionRow.run_id == run_id, PredictionRow.error.is_(None)).count()
+            run.status = "finished" if n_ok == len(items) else "incomplete"
+            run.counts = {"items": len(items), "answered": n_ok, "called": report.called, "cached": report.cached,
+                          "errors": report.errors}
+            run.timings = {**(run.timings or {}), "last_seconds": round(report.seconds, 3)}
+            run.updated_at = datetime.now(timezone.utc)
+        return report
+    finally:
+        if own:
+            m.close()

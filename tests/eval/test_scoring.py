@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from mmabench.eval.scoring import bootstrap_ci, normalise, parse_answer, score_rows
+
+OPTS = ["Bell", "Church bell", "Dog", "Speech", "None of the above"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Dog", ("Dog", "exact")), ("dog.", ("Dog", "exact")), ("  DOG!! ", ("Dog", "exact")),
+    ("none_of_the_above", ("None of the above", "exact")),
+    ("I hear a dog barking", ("Dog", "contained")),
+    ("It is a church bell", ("Church bell", "contained")),     # 'Bell' inside 'Church bell' does not count
+    ("Dog or speech", (None, "unparsed")), ("a cat", (None, "unparsed")), ("", (None, "unparsed")),
+    ("Dogs", (None, "unparsed")),                                # whole words only
+])
+def test_parse_answer(text, expected):
+    assert parse_answer(text, OPTS) == expected
+
+
+def test_normalise():
+    assert normalise("Cattle,_bovinae!") == "cattle bovinae"
+
+
+def test_bootstrap_ci_brackets_the_mean():
+    x = np.array([1.0] * 30 + [0.0] * 70)
+    lo, hi = bootstrap_ci(x)
+    assert lo < 30 < hi and 15 < lo and hi < 45
+    assert bootstrap_ci(np.ones(10)) == (100.0, 100.0)
+
+
+def test_score_rows_macro_follow_and_errors():
+    rows = [dict(condition="av_swap", prompt_modality="audio", answer=a, parsed=p, parse_status=s, correct=p == a,
+                 abstained=p == "None of the above", visual_class=v, audio_class=a)
+            for a, p, s, v in [("Dog", "Dog", "exact", "Cat"), ("Dog", "Cat", "exact", "Cat"),
+                               ("Speech", "Speech", "exact", "Cat"), ("Speech", None, "unparsed", "Cat")]]
+    rows.append(dict(condition="av_swap", prompt_modality="audio", answer="Dog", parsed=None, parse_status="error",
+                     correct=None, abstained=None, visual_class="Cat", audio_class="Dog"))
+    (cell,) = score_rows(rows)
+    assert cell.n == 4 and cell.errors == 1 and cell.accuracy == 50.0
+    assert cell.per_class == {"Dog": 50.0, "Speech": 50.0} and cell.macro == 50.0
+    assert cell.follows_audio == 50.0 and cell.follows_video == 25.0 and cell.unparsed == 25.0
