@@ -68,6 +68,8 @@ def build(
     retry_failed: bool = typer.Option(False, help="Re-try clips that failed ingest before."),
     force_config: bool = typer.Option(False, help="Re-make an existing build with a changed configuration."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    filter_: bool = typer.Option(False, "--filter/--no-filter", help="Run the stage-2 consistency filter "
+                                 "(imagenet + yamnet taggers; needs mmabench[tag]) and build only kept clips."),
     home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
 ) -> None:
     """Build a split into the manifest: ingest -> synthesize conflict variants -> items. Idempotent: a re-run
@@ -78,7 +80,8 @@ def build(
     src = _source(source, folder=folder, labels=labels, segments=segments, list_file=list_file, limit=limit,
                   classes=classes, per_class=per_class, download=_download_opts())
     cfg = BuildConfig(name=name, seed=seed, sources=[src], classes=classes or None, per_class=per_class,
-                      shuffle_options=shuffle_options, audio_removed_mode=audio_removed, normalize=normalize)
+                      shuffle_options=shuffle_options, audio_removed_mode=audio_removed, normalize=normalize,
+                      filter={} if filter_ else None)
     try:
         report = run_build(split.value, cfg, home=home, db=db, workers=workers, force_config=force_config,
                            retry_failed=retry_failed, progress=progress, console=err,
@@ -278,6 +281,8 @@ def _print_report(report) -> None:
     out.print("clips: " + ", ".join(f"{k}={v}" for k, v in sorted(report.clip_status.items())))
     for ref, status, error in report.clip_errors:
         out.print(f"  [yellow]{status}[/] {escape(ref)}: {escape(error)}")
+    for ref, why in sorted(report.filtered.items()):
+        out.print(f"  [yellow]filtered[/] {escape(ref)}: {escape(why)}")
     for vid, e in report.render_errors:
         out.print(f"  [red]render failed[/] variant {vid}: {escape(e)}")
     it = Table(title="items", title_justify="left")
@@ -360,6 +365,61 @@ def doctor(home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt) -> None:
     out.print(t)
     if not ok_all:
         raise typer.Exit(1)
+
+
+@app.command()
+def tag(
+    tagger: List[str] = typer.Option(["imagenet", "yamnet"], "--tagger", help="Taggers to run (repeatable): "
+                                     "imagenet (EfficientNet-Lite0, frames), yamnet (AudioSet, soundtrack)."),
+    workers: int = typer.Option(2, help="Files decoded in parallel while the model runs."),
+    progress: bool = typer.Option(True), home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+) -> None:
+    """Tag every ok clip; scores go to the `tags` table keyed by content and model (a re-run calls no model)."""
+    from mmabench.builder.tagging import tag_clips
+
+    try:
+        reps = tag_clips(tagger, home=home, db=db, workers=workers, progress=progress, console=err)
+    except (LookupError, ImportError) as e:
+        _fail(str(e), 2)
+    for r in reps:
+        out.print(f"{r.tagger}: {r.tagged} tagged, {r.model_calls} model calls, {r.seconds:.1f}s")
+
+
+@app.command("filter")
+def filter_cmd(
+    visual_threshold: float = typer.Option(0.2, help="Min visual-tagger score for the label (visible)."),
+    audio_threshold: float = typer.Option(0.3, help="Min audio-tagger score for the label (audible)."),
+    speech_threshold: float = typer.Option(0.6, help="Speech score that flags a voice-over on a non-speech clip."),
+    require_visual: bool = typer.Option(False, help="Reject classes the visual tagger cannot see at all."),
+    chart_dir: Optional[Path] = typer.Option(None, "--charts", help="Folder for the confusion heatmaps "
+                                             "(default: the workspace)."),
+    progress: bool = typer.Option(True), home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+) -> None:
+    """Stage-2 consistency: is each clip's label visible (frames) and audible (soundtrack)? Decisions with
+    their scores go to the `decisions` table; prints kept/rejected with reasons and draws label-vs-tagger
+    confusion heatmaps to tune thresholds."""
+    from mmabench.builder.filter import FilterConfig, confusion_png, run_filter
+    from mmabench.config import home_dir
+
+    cfg = FilterConfig(visual_threshold=visual_threshold, audio_threshold=audio_threshold,
+                       speech_threshold=speech_threshold, require_visual=require_visual)
+    try:
+        decisions = run_filter(cfg, home=home, db=db, progress=progress, console=err)
+    except (LookupError, ImportError) as e:
+        _fail(str(e), 2)
+    t = Table("clip", "label", "kept", "visible", "audible", "reason", title=f"filter {cfg.hash()}",
+              title_justify="left")
+    for d in sorted(decisions, key=lambda d: (d.clip.label, d.clip.source_ref)):
+        v, a = d.checks["visible_muted"]["score"], d.checks["audible_black"]["score"]
+        t.add_row(escape(d.clip.source_ref), escape(d.clip.label), "yes" if d.kept else "[red]no[/]",
+                  "n/a" if v is None else f"{v:.2f}", "n/a" if a is None else f"{a:.2f}", escape(d.reason or ""))
+    out.print(t)
+    out.print(f"kept {sum(d.kept for d in decisions)} of {len(decisions)} clips")
+    folder = chart_dir or home_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, name in (("visual_top", cfg.visual_tagger), ("audio_top", cfg.audio_tagger)):
+        confusion_png(decisions, key, folder / f"confusion_{name}.png", f"label vs. {name} top class")
+    out.print(f"charts: {folder / f'confusion_{cfg.visual_tagger}.png'}, {folder / f'confusion_{cfg.audio_tagger}.png'}")
 
 
 @app.command("eval")

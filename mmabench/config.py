@@ -52,6 +52,7 @@ class BuildConfig(BaseModel):
     audio_removed_mode: str = "silence"          # "silence" (digital silence, equal length) or "drop"
     template_version: int = 1
     normalize: Optional[int] = None              # study preprocessing: centre square crop, NxN, first 10 s, H.264+AAC
+    filter: Optional[dict[str, Any]] = None      # stage-2 consistency filter (FilterConfig fields); None = off
 
     def content_hash(self) -> str:
         data = self.model_dump(mode="json")

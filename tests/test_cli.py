@@ -49,6 +49,8 @@ TESTED = {
     "mmabench --concurrency 8 --rate 2 build --source audioset --class Dog --class Cat --per-class 20 --normalize 504",
     "mmabench ingest folder clips/ --labels labels.csv",
     "mmabench eval --model random --split full",
+    "mmabench tag", "mmabench filter", "mmabench build --split conflict --filter",
+    "mmabench eval --model experts --split full",
     "mmabench eval --model openai-compat:Qwen/Qwen2.5-Omni-7B --base-url http://127.0.0.1:8000/v1 --concurrency 16",
     "mmabench report --out mmabench_report",
 }
@@ -205,3 +207,22 @@ def test_eval_openai_compat(cwd):
         res = run(line.replace("http://127.0.0.1:8000", peer.url) + " --no-progress")
     assert "72 model calls" in res.output and len(peer.calls) == 72
     assert {c["images"] for c in peer.calls} == {8} and all(len(c["audio_peak"]) == 1 for c in peer.calls)
+
+
+def test_tag_filter_and_filtered_build(cwd):
+    run("mmabench build --split conflict --no-progress")
+    first = run("mmabench tag")
+    assert "imagenet: 18 tagged, 18 model calls" in first.output and "yamnet: 18 tagged" in first.output
+    assert "0 model calls" in run("mmabench tag").output
+    res = run("mmabench filter")
+    assert re.search(r"kept \d+ of 18 clips", res.output) and "not visible" in res.output
+    assert (cwd / "mmabench_data" / "confusion_imagenet.png").is_file()
+    kept = int(re.search(r"kept (\d+) of 18", res.output).group(1))
+    b = run("mmabench build --split conflict --filter --name filtered")
+    assert re.search(rf"aligned\s*│\s*{kept}\s*│\s*{kept}", b.output) and "filtered" in b.output
+
+
+def test_eval_experts(cwd):
+    run("mmabench build --split full --no-progress")
+    res = run("mmabench eval --model experts --split full --no-progress")
+    assert "216 model calls" in res.output

@@ -40,6 +40,7 @@ class BuildReport:
     items: dict[tuple[str, str], int] = field(default_factory=dict)         # (condition, modality) -> n
     render_errors: list[tuple[str, str]] = field(default_factory=list)
     bad_rows: list[tuple[str, int, str]] = field(default_factory=list)      # (file, line, reason)
+    filtered: dict[str, str] = field(default_factory=dict)                 # source_ref -> filter reason
     removed_items: int = 0
     seconds: float = 0.0
 
@@ -300,6 +301,12 @@ def build(split: Split | str = Split.conflict, config: Optional[BuildConfig] = N
             spec_ids = {s.id for s in specs}
             all_clips = m.clips(ids=None)
             built = {c.id: c for c in all_clips if c.id in spec_ids and c.status is ClipStatus.ok}
+            if cfg.filter is not None:   # stage 2: only clips whose label is seen and heard go on
+                from mmabench.builder.filter import FilterConfig, run_filter
+
+                decisions = run_filter(FilterConfig(**cfg.filter), db=m.url, home=m.home, clip_ids=set(built))
+                report.filtered = {d.clip.source_ref: d.reason for d in decisions if not d.kept}
+                built = {cid: c for cid, c in built.items() if cid not in {d.clip.id for d in decisions if not d.kept}}
             recipes = plan_variants(built.values(), conditions, seed=cfg.seed, ontology=default_ontology(),
                                     long_context_chars=cfg.long_context_chars,
                                     audio_removed_mode=cfg.audio_removed_mode)

@@ -132,3 +132,28 @@ class PredictionRow(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (Index("ix_predictions_fingerprint", "fingerprint"),)
+
+
+class TagRow(Base):
+    """Tagger output for one media file's content; the key makes tagging idempotent across clips/variants."""
+    __tablename__ = "tags"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tagger: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    weights_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    modality: Mapped[str] = mapped_column(String(16))
+    scores: Mapped[dict[str, Any]] = mapped_column(Json)
+    seconds: Mapped[Optional[float]] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DecisionRow(Base):
+    """Stage-2 consistency decision for one clip under one filter configuration."""
+    __tablename__ = "decisions"
+    clip_id: Mapped[str] = mapped_column(Id, ForeignKey("clips.id"), primary_key=True)
+    filter_hash: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kept: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    checks: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -14,11 +14,11 @@ def _clip(i: int, status="ok") -> dict:
 def test_migrations_create_tables_and_view(db_url):
     with Manifest(db_url) as m:
         insp = inspect(m.engine)
-        assert {"builds", "clips", "variants", "items", "runs", "predictions", "alembic_version"} <= set(insp.get_table_names())
+        assert {"builds", "clips", "variants", "items", "runs", "predictions", "tags", "decisions", "alembic_version"} <= set(insp.get_table_names())
         assert {"items_flat", "predictions_flat"} <= set(insp.get_view_names())
     with Manifest(db_url) as m:  # re-open: already at head, nothing re-run
         with m.engine.connect() as c:
-            assert c.execute(text("select version_num from alembic_version")).scalar() == "0002"
+            assert c.execute(text("select version_num from alembic_version")).scalar() == "0003"
 
 
 def test_upsert_inserts_once_and_updates_only_named_columns(db_url):

@@ -7,6 +7,7 @@ adapters.register("random", "mmabench.eval.adapters.baselines:RandomAdapter")
 adapters.register("majority", "mmabench.eval.adapters.baselines:MajorityAdapter")
 adapters.register("openai-compat", "mmabench.eval.adapters.openai_compat:OpenAICompatAdapter", extra="eval")
 adapters.register("text-only", "mmabench.eval.adapters.openai_compat:TextOnlyAdapter", extra="eval")
+adapters.register("experts", "mmabench.eval.adapters.experts:ExpertsAdapter", extra="tag")
 adapters.register("gemini", "mmabench.eval.adapters.gemini:GeminiAdapter", extra="eval")
 
 __all__ = ["Adapter", "Capabilities", "PermanentError", "Request", "Response", "TransientError", "adapters"]

@@ -1,0 +1,10 @@
+"""Model taggers: what is visible (frames) and audible (soundtrack) in a media file, as per-class scores.
+
+Registered by name, imported only when used. Scores are stored in the `tags` table keyed by
+(content sha256, tagger, model id, weights sha256, tagger version), so nothing is computed twice.
+"""
+from mmabench.registry import Registry
+
+taggers: Registry = Registry("tagger")
+taggers.register("yamnet", "mmabench.builder.taggers.yamnet:YamnetTagger", extra="tag")
+taggers.register("imagenet", "mmabench.builder.taggers.imagenet:ImagenetTagger", extra="tag")

@@ -1,0 +1,65 @@
+"""The tagger contract and helpers shared by taggers (frame sampling, weight hashing)."""
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+import av
+import numpy as np
+
+
+class Tagger:
+    name = "tagger"
+    modality = "visual"            # "visual" or "audio"
+    version = 1
+    model_id = ""
+    weights_sha256 = ""
+
+    def tag(self, path: str | Path) -> dict[str, float]:
+        """Per-class scores in [0, 1] for one media file, keyed by AudioSet class name."""
+        raise NotImplementedError
+
+    def score(self, scores: dict[str, float], label: str) -> Optional[float]:
+        """The score for a label, or None when this tagger cannot see/hear that class at all."""
+        return scores.get(label)
+
+
+@lru_cache(maxsize=16)
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def sample_frames(path: str | Path, n: int = 8, size: int = 224) -> np.ndarray:
+    """n evenly spaced frames as (n, size, size, 3) uint8, centre-cropped after a short-side resize.
+
+    One sequential decode that converts only the sampled frames: seeking is slower whenever keyframes are
+    sparse (measured: 0.45 s for 8 seeks vs. 0.18 s for a full decode of a 10-s clip)."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        total = v.frames or int(float(v.duration * v.time_base if v.duration else c.duration / 1e6) *
+                                float(v.average_rate or 25))
+        want = set(np.linspace(0, max(total - 1, 0), n).round().astype(int).tolist())
+        out, i, last = [], 0, None
+        for frame in c.decode(v):
+            last = frame
+            if i in want:
+                out.append(_crop(frame, size))
+            i += 1
+        while len(out) < n and last is not None:   # stream shorter than its header said
+            out.append(_crop(last, size))
+    return np.stack(out[:n])
+
+
+def _crop(frame: av.VideoFrame, size: int) -> np.ndarray:
+    w, h = frame.width, frame.height
+    scale = size / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    img = frame.reformat(width=nw, height=nh, format="rgb24").to_ndarray()
+    y, x = (nh - size) // 2, (nw - size) // 2
+    return img[y:y + size, x:x + size]

