@@ -4,7 +4,8 @@
   re-running the same command resumes it: only items without a good prediction are requested.
 - Each request has a fingerprint (adapter, model, options, prompt, options list, media hash, package
   version). A deterministic request already answered in any run is served from that answer, not re-sent.
-- Predictions are committed as they arrive (small batches, ≤ 0.25 s); empty or failed responses are
+- Predictions are committed as they arrive (all answers received in one wake-up per transaction, so a
+  kill loses only requests still in flight); empty or failed responses are
   stored as errors and requested again on resume, never reused as answers.
 """
 from __future__ import annotations
@@ -174,7 +175,9 @@ def evaluate(adapter: Adapter | str, manifest: Optional[Manifest] = None, *, spl
                     nxt = next(it, None)
                     if nxt is not None:
                         running.add(pool.submit(request, nxt))
-                flush()
+                # commit whatever arrived in this wake-up: a slow model commits every answer at once (a kill
+                # loses only requests in flight); an instant one naturally batches many per transaction
+                flush(force=True)
         flush(force=True)
         report.seconds = time.perf_counter() - t0
         with m.session() as s, s.begin():

@@ -1,0 +1,70 @@
+"""`mmabench export llamafactory`: ShareGPT-style JSON with `videos` / `audios` and a `dataset_info.json`,
+per the study's tuning recipe (benchmark.md §7): one `<video><audio>` turn per item, target = the bare
+class name; frames-zeroed visual prompts are trained to answer "None of the above". Audio goes as a
+16-kHz mono WAV extracted from the variant itself (so an audio_removed item trains on its silence)."""
+from __future__ import annotations
+
+import json
+import shutil
+import wave
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from mmabench.builder.items import NONE_OF_THE_ABOVE
+from mmabench.builder.taggers.yamnet import load_mono16k
+from mmabench.db.manifest import Manifest
+from mmabench.export.rows import export_rows
+from mmabench.schema import Split
+
+DEFAULT_CONDITIONS = ("aligned", "av_swap", "frames_zeroed")     # the study's tuning mix
+
+
+def target_for(row) -> str:
+    if row.condition == "frames_zeroed" and row.prompt_modality == "visual":
+        return NONE_OF_THE_ABOVE
+    return row.answer
+
+
+def _wav(src: Path, dst: Path) -> None:
+    x = load_mono16k(src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(dst), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def export_llamafactory(out: str | Path, *, build: str = "default", conditions: Optional[list[str]] = None,
+                        name: str = "mmabench", home=None, db=None) -> dict:
+    out = Path(out)
+    conditions = list(conditions or DEFAULT_CONDITIONS)
+    records, media = [], {}
+    with Manifest(db, home) as m:
+        rows = [r for r in export_rows(m, build, Split.full) if r.condition in conditions]
+        if not rows:
+            raise LookupError(f"build {build!r} has no items for conditions {conditions}")
+        for r in rows:
+            if r.media_path not in media:
+                stem = Path(r.media_path).stem
+                video, audio = f"media/{stem[:2]}/{stem}.mp4", f"media/{stem[:2]}/{stem}.wav"
+                (out / video).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(m.media_root / r.media_path, out / video)
+                _wav(m.media_root / r.media_path, out / audio)
+                media[r.media_path] = (video, audio)
+            video, audio = media[r.media_path]
+            records.append({"messages": [{"role": "user", "content": f"<video><audio>{r.prompt}"},
+                                         {"role": "assistant", "content": target_for(r)}],
+                            "videos": [video], "audios": [audio],
+                            "mmabench": {"item_id": r.item_id, "condition": r.condition,
+                                         "prompt_modality": r.prompt_modality}})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(records, indent=1, ensure_ascii=False))
+    info = {name: {"file_name": f"{name}.json", "formatting": "sharegpt",
+                   "columns": {"messages": "messages", "videos": "videos", "audios": "audios"},
+                   "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                            "assistant_tag": "assistant"}}}
+    (out / "dataset_info.json").write_text(json.dumps(info, indent=1))
+    return {"records": len(records), "media": len(media), "conditions": conditions}
