@@ -527,6 +527,8 @@ def export_hf_cmd(
     push: Optional[str] = typer.Option(None, help="Also push to the Hub as ORG/NAME (token: HF_TOKEN)."),
     private: bool = typer.Option(False, help="Create the Hub repo private."),
     revision: Optional[str] = typer.Option(None, help="Hub branch to push to."),
+    resume: bool = typer.Option(False, "--resume", help="With --push: the folder exists from an interrupted push; "
+                                "upload what the Hub lacks without re-exporting."),
     home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
 ) -> None:
     """A release folder that `datasets.load_dataset(OUT, CONFIG)` loads, with a generated dataset card and a
@@ -536,19 +538,21 @@ def export_hf_cmd(
 
     try:
         who = check_token() if push else None
-        rep = export_hf(out_dir, build=build_name, splits=split, embed_media=embed_media, shard_mb=shard_mb,
-                        home=home, db=db)
+        rep = None if (resume and push) else export_hf(out_dir, build=build_name, splits=split,
+                                                        embed_media=embed_media, shard_mb=shard_mb, home=home, db=db)
     except (LookupError, FileExistsError, PushError) as e:
         _fail(str(e), 2)
-    out.print(f"wrote {out_dir}: " + ", ".join(f"{k}={v}" for k, v in rep.configs.items()) +
-              f" items; {rep.media_files} media files ({rep.media_bytes / 1e6:.1f} MB); "
-              f"parquet {rep.parquet_bytes / 1e6:.2f} MB in {rep.seconds:.1f}s")
+    if rep is not None:
+        out.print(f"wrote {out_dir}: " + ", ".join(f"{k}={v}" for k, v in rep.configs.items()) +
+                  f" items; {rep.media_files} media files ({rep.media_bytes / 1e6:.1f} MB); "
+                  f"parquet {rep.parquet_bytes / 1e6:.2f} MB in {rep.seconds:.1f}s")
     if push:
         try:
-            url = push_folder(out_dir, push, private=private, revision=revision)
+            res = push_folder(out_dir, push, private=private, revision=revision)
         except PushError as e:
             _fail(str(e), 2)
-        out.print(f"pushed as {who} to {url}")
+        out.print(f"pushed as {who} to {res['url']}: {res['uploaded']} files in {res['commits']} commit(s), "
+                  f"{res['skipped']} already there")
 
 
 @export_app.command("llamafactory")

@@ -51,6 +51,9 @@ TESTED = {
     "mmabench eval --model random --split full",
     "mmabench tag", "mmabench filter", "mmabench build --split conflict --filter",
     "mmabench eval --model experts --split full",
+    "mmabench export hf release/", "mmabench export hf release/ --push org/mmabench-demo --private",
+    "mmabench import hf release/", "mmabench export llamafactory tuning/", "mmabench export webdataset shards/",
+    "mmabench query --file run_accuracy",
     "mmabench eval --model openai-compat:Qwen/Qwen2.5-Omni-7B --base-url http://127.0.0.1:8000/v1 --concurrency 16",
     "mmabench report --out mmabench_report",
 }
@@ -226,3 +229,31 @@ def test_eval_experts(cwd):
     run("mmabench build --split full --no-progress")
     res = run("mmabench eval --model experts --split full --no-progress")
     assert "216 model calls" in res.output
+
+
+def test_exports_import_and_canned_query(cwd, monkeypatch):
+    run("mmabench build --split full --no-progress")
+    res = run("mmabench export hf release/")
+    assert "full=216 items" in res.output and (cwd / "release" / "README.md").is_file()
+    run("mmabench export llamafactory tuning/")
+    assert (cwd / "tuning" / "dataset_info.json").is_file()
+    assert "108 samples" in run("mmabench export webdataset shards/").output
+    monkeypatch.setenv("MMABENCH_HOME", str(cwd / "imported"))
+    assert "imported 216 items, 108 variants, 18 clips" in run("mmabench import hf release/").output
+    monkeypatch.delenv("MMABENCH_HOME")
+    run("mmabench eval --model random --split full --no-progress")
+    q = run("mmabench query --file run_accuracy")
+    assert "random" in q.output and "av_swap" in q.output
+
+
+def test_export_push_example(cwd, monkeypatch):
+    from tests.hubpeer import HubPeer
+    run("mmabench build --split conflict --no-progress")
+    with HubPeer(token="hf_example") as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_TOKEN", "hf_example")
+        monkeypatch.setenv("COLUMNS", "300")
+        monkeypatch.setattr("huggingface_hub.constants.HF_HUB_DISABLE_XET", True)   # the peer speaks LFS, not Xet
+        res = run("mmabench export hf release/ --push org/mmabench-demo --private")
+    assert "pushed as tester" in res.output and "already there" in res.output
+    assert {p.relative_to(cwd / "release").as_posix() for p in (cwd / "release").rglob("*") if p.is_file()} == set(hub.files)

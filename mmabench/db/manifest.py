@@ -16,7 +16,7 @@ from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
 from mmabench.schema import Clip, ClipStatus, Condition, Item, Modality, Split, Variant, conditions_for
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-UPSERT_CHUNK = 500
+UPSERT_CHUNK = 5000
 
 
 def make_engine(url: str) -> Engine:
@@ -65,14 +65,16 @@ def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], updat
     else:
         raise NotImplementedError(f"upserts for {dialect!r} are not implemented (use SQLite or PostgreSQL)")
     pk = [c.name for c in table.primary_key.columns]
+    stmt = insert(table)
     update = list(update)
+    if update:
+        stmt = stmt.on_conflict_do_update(index_elements=pk, set_={c: stmt.excluded[c] for c in update})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=pk)
+    # executemany with one compiled statement (SQLAlchemy batches it as multi-row VALUES under the hood);
+    # compiling a fresh 500-row VALUES clause per chunk cost more than the inserts themselves
     for i in range(0, len(rows), UPSERT_CHUNK):
-        stmt = insert(table).values(list(rows[i:i + UPSERT_CHUNK]))
-        if update:
-            stmt = stmt.on_conflict_do_update(index_elements=pk, set_={c: stmt.excluded[c] for c in update})
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=pk)
-        session.execute(stmt)
+        session.execute(stmt, list(rows[i:i + UPSERT_CHUNK]))
 
 
 class Manifest:

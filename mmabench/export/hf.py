@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -50,7 +50,7 @@ class ExportReport:
 
 
 def _record(r: ExportRow, video: dict) -> dict:
-    d = asdict(r)
+    d = dict(r.__dict__)   # shallow: asdict() deep-copied every recipe and option list (most of the export time)
     d.pop("media_path")
     d["recipe"] = json.dumps(r.recipe, sort_keys=True)
     d["video"] = video
