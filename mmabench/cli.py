@@ -115,17 +115,23 @@ def _global(
 ) -> None:
     """Download options (used by `build` and `ingest` with download sources) go before the command:
     mmabench --concurrency 8 --rate 2 ingest audioset …"""
-    extra = {}
-    for kv in ytdlp_opt or []:
-        k, _, v = kv.partition("=")
-        try:
-            extra[k] = json.loads(v)
-        except json.JSONDecodeError:
-            extra[k] = v
+    extra = _kv_options(ytdlp_opt)
     _DOWNLOAD.update(concurrency=concurrency, url_template=url_template,
                      options=dict(retries=retries, backoff=backoff, timeout=timeout, rate=rate,
                                   cookies=str(cookies) if cookies else None, proxy=proxy, extra=extra,
                                   exact_cuts=exact_cuts))
+
+
+def _kv_options(pairs: Optional[List[str]]) -> dict:
+    """KEY=VALUE flags; VALUE is JSON when it parses (numbers, booleans, quoted strings), else a string."""
+    out: dict = {}
+    for kv in pairs or []:
+        k, _, v = kv.partition("=")
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
 
 
 def _download_opts() -> dict:
@@ -455,13 +461,7 @@ def eval_cmd(
     from mmabench.eval.runner import evaluate, make_adapter
 
     adapter_name, _, model_id = model.partition(":")
-    options: dict = {}
-    for kv in opt or []:
-        k, _, v = kv.partition("=")
-        try:
-            options[k] = json.loads(v)
-        except json.JSONDecodeError:
-            options[k] = v
+    options = _kv_options(opt)
     if base_url:
         options["base_url"] = base_url
     if adapter_name == "random":

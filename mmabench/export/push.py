@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from mmabench.builder.media import sha256_file
+
 
 class PushError(RuntimeError):
     pass
@@ -41,14 +43,6 @@ def _git_blob_id(path: Path) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
-
-
 def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revision: Optional[str] = None,
                 files_per_commit: int = 50, bytes_per_commit: int = 1 << 30) -> dict:
     """Upload what the Hub does not already have; returns counts (uploaded, skipped, commits) and the URL."""
@@ -71,7 +65,7 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revi
         for p in local:
             rel = p.relative_to(folder).as_posix()
             r = remote.get(rel)
-            if r is not None and ((r.lfs and r.lfs.sha256 == _sha256(p)) or (not r.lfs and r.blob_id == _git_blob_id(p))):
+            if r is not None and ((r.lfs and r.lfs.sha256 == sha256_file(p)) or (not r.lfs and r.blob_id == _git_blob_id(p))):
                 skipped += 1
             else:
                 todo.append((rel, p))

@@ -1,13 +1,14 @@
 """The tagger contract and helpers shared by taggers (frame sampling, weight hashing)."""
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
 import av
 import numpy as np
+
+from mmabench.builder.media import sha256_file
 
 
 class Tagger:
@@ -28,11 +29,8 @@ class Tagger:
 
 @lru_cache(maxsize=16)
 def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
+    """Weights files are hashed once per process (they key the tags cache)."""
+    return sha256_file(path)
 
 
 def sample_frames(path: str | Path, n: int = 8, size: int = 224) -> np.ndarray:
