@@ -493,6 +493,36 @@ def eval_cmd(
 
 
 @app.command()
+def attention(
+    model: str = typer.Option(..., "--model", help="hf:ORG/NAME or hf with --opt path='\"DIR\"' (white-box models)."),
+    split: SplitName = typer.Option(SplitName.conflict), name: str = typer.Option("default", "--build"),
+    limit: Optional[int] = typer.Option(None, help="Only the first N variants (both prompts each)."),
+    opt: Optional[List[str]] = typer.Option(None, "--opt", help="Adapter option KEY=JSON (repeatable)."),
+    out_dir: Path = typer.Option(Path("mmabench_attention"), "--out", help="CSV, JSON summary and PNG."),
+    home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+) -> None:
+    """Per decoder layer, attention mass from the answer position onto video / audio / text tokens under the
+    visual and the audio prompt of the same clips, and Cohen's d between them (d > 0: more under visual)."""
+    from mmabench.eval.attention import study, write
+    from mmabench.eval.runner import make_adapter
+
+    adapter_name, _, model_id = model.partition(":")
+    try:
+        adapter = make_adapter(adapter_name, model_id, attention=True, **_kv_options(opt))
+    except (LookupError, TypeError, RuntimeError) as e:
+        _fail(str(e), 2)
+    st = study(adapter, split=split.value, build=name, limit=limit, home=home, db=db)
+    paths = write(st, out_dir, title=f"{adapter.model}: Cohen's d of attention mass, visual vs audio prompt")
+    t = Table("condition", "layer", "block", "visual prompt", "audio prompt", "Cohen's d", title_justify="left",
+              title=f"attention ({len({r['item_id'] for r in st.rows})} items)")
+    for s in st.summary:
+        t.add_row(s["condition"], str(s["layer"]), s["block"], f"{s['mean_visual']:.3f}", f"{s['mean_audio']:.3f}",
+                  f"{s['d']:.2f}")
+    out.print(t)
+    out.print(f"wrote {paths['rows']}, {paths['summary']}, {paths['png']}")
+
+
+@app.command()
 def report(
     out_dir: Path = typer.Option(Path("mmabench_report"), "--out", help="Folder for report.md, report.html, PNGs."),
     runs: Optional[List[str]] = typer.Option(None, "--run", help="Run ids (repeatable); default all runs."),

@@ -22,6 +22,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_model_cache(tmp_path_factory):
+    """Exported model files (the EfficientNet ONNX) go to a per-session cache, so every run exercises the
+    export path a fresh machine takes instead of reusing ~/.cache from earlier runs."""
+    os.environ["MMABENCH_CACHE"] = str(tmp_path_factory.mktemp("model_cache"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """A throwaway PostgreSQL (initdb + pg_ctl), or MMABENCH_TEST_PG if set. Never skipped: a missing

@@ -54,6 +54,8 @@ TESTED = {
     "mmabench export hf release/", "mmabench export hf release/ --push org/mmabench-demo --private",
     "mmabench import hf release/", "mmabench export llamafactory tuning/", "mmabench export webdataset shards/",
     "mmabench query --file run_accuracy",
+    "mmabench eval --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --split conflict --limit 100",
+    "mmabench attention --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --limit 20 --out attention/",
     "mmabench eval --model openai-compat:Qwen/Qwen2.5-Omni-7B --base-url http://127.0.0.1:8000/v1 --concurrency 16",
     "mmabench report --out mmabench_report",
 }
@@ -257,3 +259,16 @@ def test_export_push_example(cwd, monkeypatch):
         res = run("mmabench export hf release/ --push org/mmabench-demo --private")
     assert "pushed as tester" in res.output and "already there" in res.output
     assert {p.relative_to(cwd / "release").as_posix() for p in (cwd / "release").rglob("*") if p.is_file()} == set(hub.files)
+
+
+def test_hf_eval_and_attention_on_a_tiny_model(cwd):
+    """The README lines, with models/Qwen2.5-Omni-7B replaced by a tiny random-init thinker (plumbing only)."""
+    from tests.tinyomni import build_tiny_omni
+    build_tiny_omni(cwd / "models" / "Qwen2.5-Omni-7B")
+    run("mmabench build --split conflict --no-progress")
+    res = run("mmabench eval --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --split conflict --limit 100 "
+              "--opt frames=4 --opt frame_size=112 --opt max_new_tokens=3 --no-progress")
+    assert "72 to answer, 72 model calls" in res.output
+    att = run("mmabench attention --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --limit 20 --out attention/ "
+              "--opt frames=4 --opt frame_size=112")
+    assert "Cohen's d" in att.output and (cwd / "attention" / "attention_d.png").is_file()

@@ -8,6 +8,7 @@ adapters.register("majority", "mmabench.eval.adapters.baselines:MajorityAdapter"
 adapters.register("openai-compat", "mmabench.eval.adapters.openai_compat:OpenAICompatAdapter", extra="eval")
 adapters.register("text-only", "mmabench.eval.adapters.openai_compat:TextOnlyAdapter", extra="eval")
 adapters.register("experts", "mmabench.eval.adapters.experts:ExpertsAdapter", extra="tag")
+adapters.register("hf", "mmabench.eval.adapters.hf:HFOmniAdapter", extra="hf-model")
 adapters.register("gemini", "mmabench.eval.adapters.gemini:GeminiAdapter", extra="eval")
 
 __all__ = ["Adapter", "Capabilities", "PermanentError", "Request", "Response", "TransientError", "adapters"]
