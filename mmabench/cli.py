@@ -386,7 +386,12 @@ def doctor(home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt) -> None:
 @app.command()
 def tag(
     tagger: List[str] = typer.Option(["imagenet", "yamnet"], "--tagger", help="Taggers to run (repeatable): "
-                                     "imagenet (EfficientNet-Lite0, frames), yamnet (AudioSet, soundtrack)."),
+                                     "imagenet (EfficientNet-Lite0, frames), yamnet (AudioSet, soundtrack), "
+                                     "clip (open_clip zero-shot, frames)."),
+    clip_model: str = typer.Option("ViT-B-32", envvar="MMABENCH_CLIP_MODEL", help="open_clip architecture."),
+    clip_pretrained: str = typer.Option("laion2b_s34b_b79k", envvar="MMABENCH_CLIP_PRETRAINED",
+                                        help="open_clip weights: a tag (downloads), a file, or local-dir:DIR."),
+    device: str = typer.Option("auto", envvar="MMABENCH_DEVICE", help="auto, cpu, cuda or mps (torch taggers)."),
     workers: int = typer.Option(2, help="Files decoded in parallel while the model runs."),
     progress: bool = typer.Option(True), home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
 ) -> None:
@@ -394,7 +399,8 @@ def tag(
     from mmabench.builder.tagging import tag_clips
 
     try:
-        reps = tag_clips(tagger, home=home, db=db, workers=workers, progress=progress, console=err)
+        reps = tag_clips(tagger, home=home, db=db, workers=workers, progress=progress, console=err,
+                         options={"clip": {"model": clip_model, "pretrained": clip_pretrained, "device": device}})
     except (LookupError, ImportError) as e:
         _fail(str(e), 2)
     for r in reps:

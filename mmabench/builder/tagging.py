@@ -29,8 +29,9 @@ class TagReport:
     seconds: float
 
 
-def load_taggers(names: Sequence[str]) -> list[Tagger]:
-    return [registry.get(n)() for n in names]
+def load_taggers(names: Sequence[str], options: Optional[dict[str, dict]] = None) -> list[Tagger]:
+    """options: tagger name -> constructor kwargs (e.g. {"clip": {"pretrained": "/path/model.bin"}})."""
+    return [registry.get(n)(**(options or {}).get(n, {})) for n in names]
 
 
 def cached_scores(m: Manifest, tagger: Tagger, shas: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -72,8 +73,8 @@ def tag_files(m: Manifest, tagger: Tagger, files: dict[str, Path], workers: int 
 
 
 def tag_clips(names: Sequence[str], *, home=None, db=None, workers: int = 2, progress: bool = True,
-              console=None) -> list[TagReport]:
+              console=None, options: Optional[dict[str, dict]] = None) -> list[TagReport]:
     with Manifest(db, home) as m:
         files = {c.sha256: m.media_root / c.path for c in m.clips(status=ClipStatus.ok)}
         with make_progress(progress, console) as bar:
-            return [tag_files(m, t, files, workers, bar) for t in load_taggers(names)]
+            return [tag_files(m, t, files, workers, bar) for t in load_taggers(names, options)]

@@ -8,3 +8,4 @@ from mmabench.registry import Registry
 taggers: Registry = Registry("tagger")
 taggers.register("yamnet", "mmabench.builder.taggers.yamnet:YamnetTagger", extra="tag")
 taggers.register("imagenet", "mmabench.builder.taggers.imagenet:ImagenetTagger", extra="tag")
+taggers.register("clip", "mmabench.builder.taggers.clip:ClipTagger", extra="clip")

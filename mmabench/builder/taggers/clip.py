@@ -1,0 +1,91 @@
+"""`clip`: open_clip zero-shot over a class vocabulary (prompt ensemble) on evenly sampled frames.
+
+Model and weights by flags: `--clip-model ViT-B-32 --clip-pretrained laion2b_s34b_b79k | FILE | local-dir:DIR`
+(default: the widely used LAION ViT-B-32). Tags download from the Hub on first use; offline, pass a file or
+a directory — the error says so. Scores: softmax over the vocabulary per frame (CLIP's logit scale),
+max over frames; the vocabulary and the prompts are part of the cache key.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from mmabench.builder.taggers.base import Tagger, file_sha256, sample_frames
+
+PROMPTS = ("a photo of a {}.", "a video frame showing a {}.", "a photo of something making the sound of {}.")
+MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
+STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
+
+
+def default_vocabulary() -> list[str]:
+    from mmabench.builder.curation import Curation
+
+    cur = Curation.load()
+    return [cur.ontology.name(m) for m in cur.classes]
+
+
+class ClipTagger(Tagger):
+    name = "clip"
+    modality = "visual"
+    version = 1
+
+    def __init__(self, model: str = "ViT-B-32", pretrained: str = "laion2b_s34b_b79k",
+                 vocabulary: Optional[Sequence[str]] = None, frames: int = 8, device: str = "auto",
+                 batch_size: int = 64):
+        try:
+            import open_clip
+            import torch
+        except ImportError as e:
+            raise ImportError("the clip tagger needs open_clip_torch, torch and torchvision") from e
+        self.torch = torch
+        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        try:
+            self.net, _, _ = open_clip.create_model_and_transforms(model, pretrained=pretrained)
+        except RuntimeError as e:
+            raise ImportError(f"CLIP weights {pretrained!r} for {model} are not available here ({str(e)[:120]}…). "
+                              "Pass a local file or directory: --clip-pretrained /path/open_clip_model.bin "
+                              "(or local-dir:/path)") from e
+        self.net = self.net.to(self.device).eval()
+        if self.device == "cuda":
+            self.net = self.net.half()
+        self.tokenizer = open_clip.get_tokenizer(model)
+        self.vocabulary = list(vocabulary or default_vocabulary())
+        self.frames, self.batch_size = frames, batch_size
+        size = self.net.visual.image_size
+        self.size = size[0] if isinstance(size, (tuple, list)) else size
+        p = Path(pretrained.removeprefix("local-dir:"))
+        self.weights_sha256 = file_sha256(str(p)) if p.is_file() else hashlib.sha256(pretrained.encode()).hexdigest()
+        vocab_id = hashlib.sha256(repr((self.vocabulary, PROMPTS)).encode()).hexdigest()[:12]
+        self.model_id = f"open_clip/{model}/{p.name if p.is_file() else pretrained}/vocab-{vocab_id}"
+        self.text = self._text_embeddings()
+
+    def _text_embeddings(self):
+        torch = self.torch
+        with torch.inference_mode():
+            embs = []
+            for tmpl in PROMPTS:   # prompt ensemble: mean of normalised embeddings
+                tok = self.tokenizer([tmpl.format(c) for c in self.vocabulary]).to(self.device)
+                e = self.net.encode_text(tok).float()
+                embs.append(e / e.norm(dim=-1, keepdim=True))
+            t = torch.stack(embs).mean(0)
+            return t / t.norm(dim=-1, keepdim=True)
+
+    def probs(self, frames: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        x = torch.from_numpy(((frames.astype(np.float32) / 255.0 - MEAN) / STD).transpose(0, 3, 1, 2).copy())
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(x), self.batch_size):
+                xb = x[i:i + self.batch_size].to(self.device)
+                img = self.net.encode_image(xb.half() if self.device == "cuda" else xb).float()
+                img = img / img.norm(dim=-1, keepdim=True)
+                scale = self.net.logit_scale.exp().float() if hasattr(self.net, "logit_scale") else 100.0
+                out.append((scale * img @ self.text.T).softmax(dim=-1).cpu().numpy())
+        return np.concatenate(out)
+
+    def tag(self, path) -> dict[str, float]:
+        p = self.probs(sample_frames(path, self.frames, self.size))
+        return {c: round(float(v), 4) for c, v in zip(self.vocabulary, p.max(axis=0))}
