@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from tests.loopback import Loopback
 
-class FaultServer:
+
+class FaultServer(Loopback):
     def __init__(self, root: Path, faults: dict[str, str] | None = None, ranges: bool = True, delay: float = 0.0):
         self.root, self.faults, self.ranges, self.delay = Path(root), dict(faults or {}), ranges, delay
         self.hits: dict[str, int] = {}
@@ -75,18 +77,8 @@ class FaultServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._serve(Handler)
 
     @property
     def url_template(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{{ytid}}.mp4"
-
-    def __enter__(self) -> "FaultServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.url}/{{ytid}}.mp4"

@@ -8,10 +8,12 @@ import hashlib
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.loopback import Loopback
 
 
-class HubPeer:
+class HubPeer(Loopback):
     def __init__(self, token: str = "hf_test", fail_commit: int | None = None):
         self.token, self.fail_commit = token, fail_commit
         self.calls: list[tuple[str, str]] = []
@@ -116,18 +118,4 @@ class HubPeer:
                         peer.lfs[path.rsplit("/", 1)[1]] = data
                 self.send(200, {})
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(H)

@@ -11,9 +11,11 @@ import re
 import threading
 import time
 import wave
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
+
+from tests.loopback import Loopback
 
 
 def options_of(prompt: str) -> list[str]:
@@ -32,7 +34,7 @@ def wav_peak(b64: str) -> float:
     return float(np.abs(x).max(initial=0)) / 32767
 
 
-class LLMPeer:
+class LLMPeer(Loopback):
     def __init__(self, latency: float = 0.0, faults: list[str] | None = None, answer=None, inspect: bool = True):
         self.latency, self.faults, self.inspect = latency, list(faults or []), inspect
         self.answer = answer or (lambda prompt, opts: opts[int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % len(opts)])
@@ -95,21 +97,7 @@ class LLMPeer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(H)
 
 
 if __name__ == "__main__":   # run standalone for manual checks / the benchmark: python -m tests.llmpeer 0.1
