@@ -147,6 +147,53 @@ def validate(path: str | Path, *, want_duration: Optional[float] = None, min_dur
     return info
 
 
+# --- readers shared by taggers, model adapters and exporters -------------------------------------------------
+
+def sample_video_frames(path: str | Path, n: int) -> list:
+    """n evenly spaced decoded frames (av.VideoFrame), from one sequential decode that keeps only those.
+
+    Seeking is slower whenever keyframes are sparse (measured: 0.45 s for 8 seeks vs. 0.18 s for a full
+    decode of a 10-s clip), and keeping every frame would hold the whole clip in memory."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        total = v.frames or int(float(v.duration * v.time_base if v.duration else c.duration / 1e6) *
+                                float(v.average_rate or 25))
+        want = set(np.linspace(0, max(total - 1, 0), n).round().astype(int).tolist())
+        out, last = [], None
+        for i, frame in enumerate(c.decode(v)):
+            last = frame
+            if i in want:
+                out.append(frame)
+        while len(out) < n and last is not None:   # stream shorter than its header said
+            out.append(last)
+    return out[:n]
+
+
+def load_audio(path: str | Path, rate: int = 16000) -> Optional[np.ndarray]:
+    """The first audio stream as mono float32 at `rate`; None when the file has no audio stream."""
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return None
+        r = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        chunks = [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in r.resample(fr)]
+        chunks += [f.to_ndarray().reshape(-1) for f in r.resample(None)]
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+
+
+def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
+    """16-bit mono WAV."""
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
 # --- writers: each takes input paths and an output path, returns facts, writes atomically ------------------
 
 class _Input:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
-import wave
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -14,6 +12,8 @@ from typing import Optional
 
 import av
 import numpy as np
+
+from mmabench.builder.media import load_audio, sample_video_frames, wav_bytes
 
 
 @dataclass
@@ -47,41 +47,23 @@ def _jpeg(frame: av.VideoFrame) -> bytes:
     return out + b"".join(bytes(p) for p in cc.encode(None))
 
 
-def _wav(samples: np.ndarray, rate: int) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
-
-
 def _sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()[:16]
 
 
 @lru_cache(maxsize=128)
 def load_parts(path: str, n_frames: int = 8, rate: int = 16000, with_video_bytes: bool = False) -> MediaParts:
-    """Decode once: n evenly spaced frames (only those converted) and the audio resampled to mono `rate`."""
-    frames: list[bytes] = []
+    """n evenly spaced frames (JPEG) and the audio resampled to mono `rate` (WAV), from the file itself."""
     with av.open(path) as c:
-        v = c.streams.video[0] if c.streams.video else None
-        if v is not None and n_frames:
-            decoded = list(c.decode(v))
-            idx = np.linspace(0, len(decoded) - 1, min(n_frames, len(decoded))).round().astype(int)
-            frames = [_jpeg(decoded[i]) for i in sorted(set(idx))]
+        has_video = bool(c.streams.video) and n_frames > 0
+    frames = [_jpeg(f) for f in sample_video_frames(path, n_frames)] if has_video else []
     wav, seconds, peak = None, 0.0, float("-inf")
-    with av.open(path) as c:
-        if c.streams.audio:
-            r = av.AudioResampler(format="flt", layout="mono", rate=rate)
-            chunks = [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in r.resample(fr)]
-            chunks += [f.to_ndarray().reshape(-1) for f in r.resample(None)]
-            x = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-            seconds = len(x) / rate
-            p = float(np.abs(x).max(initial=0.0))
-            peak = 20 * np.log10(p) if p > 0 else float("-inf")
-            wav = _wav(x, rate)
+    x = load_audio(path, rate)
+    if x is not None:
+        seconds = len(x) / rate
+        p = float(np.abs(x).max(initial=0.0))
+        peak = 20 * np.log10(p) if p > 0 else float("-inf")
+        wav = wav_bytes(x, rate)
     video = Path(path).read_bytes() if with_video_bytes else None
     sent = {"frames": len(frames), "frames_sha256": _sha(b"".join(frames)) if frames else None,
             "audio": None if wav is None else {"seconds": round(float(seconds), 3), "peak_dbfs": round(float(peak), 1)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import wave
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from mmabench.builder.items import NONE_OF_THE_ABOVE
-from mmabench.builder.taggers.yamnet import load_mono16k
+from mmabench.builder.media import load_audio, wav_bytes
 from mmabench.db.manifest import Manifest
 from mmabench.export.rows import export_rows
 from mmabench.schema import Split
@@ -28,13 +27,9 @@ def target_for(row) -> str:
 
 
 def _wav(src: Path, dst: Path) -> None:
-    x = load_mono16k(src)
+    x = load_audio(src, 16000)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(dst), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    dst.write_bytes(wav_bytes(np.zeros(0, np.float32) if x is None else x, 16000))
 
 
 def export_llamafactory(out: str | Path, *, build: str = "default", conditions: Optional[list[str]] = None,

@@ -14,6 +14,7 @@ from typing import Optional
 import av
 import numpy as np
 
+from mmabench.builder.media import load_audio
 from mmabench.builder.ontology import default_ontology
 from mmabench.builder.taggers.base import Tagger, file_sha256
 
@@ -21,13 +22,9 @@ SR = 16000
 
 
 def load_mono16k(path) -> np.ndarray:
-    with av.open(str(path)) as c:
-        if not c.streams.audio:
-            return np.zeros(0, np.float32)
-        r = av.AudioResampler(format="flt", layout="mono", rate=SR)
-        chunks = [f.to_ndarray().reshape(-1) for fr in c.decode(audio=0) for f in r.resample(fr)]
-        chunks += [f.to_ndarray().reshape(-1) for f in r.resample(None)]
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    """Mono 16 kHz samples; empty when the file has no audio stream."""
+    x = load_audio(path, SR)
+    return np.zeros(0, np.float32) if x is None else x
 
 
 def _mel_fb(n_freqs=257, f_min=125.0, f_max=7500.0, n_mels=64, sr=SR) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -53,22 +54,26 @@ class HFOmniAdapter(Adapter):
         self.net = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(src, dtype=torch_dtype, **kw)
         self.net.to(device).eval()
         self.lock = threading.Lock()
+        self._decoded = lru_cache(maxsize=32)(self._decoded)
+
+    def _decoded(self, path: str):
+        """Frames and soundtrack of one file, decoded once: its visual and audio prompts (and the attention
+        study's two passes) reuse them."""
+        from mmabench.builder.media import load_audio
+        from mmabench.builder.taggers.base import sample_frames
+
+        return sample_frames(path, self.opts["frames"], self.opts["frame_size"]), load_audio(path, 16000)
 
     def inputs(self, request: Request):
-        from mmabench.builder.taggers.base import sample_frames
-        from mmabench.builder.taggers.yamnet import load_mono16k
-
-        path = request.media_path
-        frames = sample_frames(path, self.opts["frames"], self.opts["frame_size"])
-        wav = load_mono16k(path)
-        has_audio = len(wav) > 0
+        frames, wav = self._decoded(str(request.media_path))
+        has_audio = wav is not None and len(wav) > 0
         content = [{"type": "video"}] + ([{"type": "audio"}] if has_audio else []) + \
                   [{"type": "text", "text": request.item.prompt}]
         text = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
                                                   tokenize=False)
         batch = self.processor(text=[text], videos=[frames], audio=[wav] if has_audio else None,
                                return_tensors="pt", padding=True)
-        peak = float(np.abs(wav).max(initial=0.0))
+        peak = float(np.abs(wav).max(initial=0.0)) if has_audio else 0.0
         sent = {"frames": int(frames.shape[0]), "frame_size": int(frames.shape[1]),
                 "audio": {"seconds": round(len(wav) / 16000, 3), "silent": peak == 0.0,
                           "sha256": hashlib.sha256(wav.tobytes()).hexdigest()[:16]} if has_audio else None}
