@@ -3,7 +3,6 @@ grouped bar charts (aligned vs. conflict, per prompted modality), a per-class br
 from __future__ import annotations
 
 import base64
-import html
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,42 +126,19 @@ def markdown(scores: list[RunScores], charts: dict[str, Path]) -> str:
 
 
 def _html(md: str, charts: dict[str, Path]) -> str:
-    """Minimal Markdown (headings, tables, quotes, images) to self-contained HTML: images inlined as base64."""
-    out, in_table = [], False
-    for line in md.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-"):
-                continue
-            tag = "th" if not in_table else "td"
-            if not in_table:
-                out.append("<table>")
-                in_table = True
-            out.append("<tr>" + "".join(f"<{tag}>{html.escape(c).replace('`', '')}</{tag}>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            out.append("</table>")
-            in_table = False
-        if line.startswith("#"):
-            n = len(line) - len(line.lstrip("#"))
-            out.append(f"<h{n}>{html.escape(line[n:].strip()).replace('`', '')}</h{n}>")
-        elif line.startswith("> "):
-            out.append(f"<blockquote>{html.escape(line[2:]).replace('**', '')}</blockquote>")
-        elif line.startswith("!["):
-            name = line[line.index("(") + 1:-1]
-            png = next(p for p in charts.values() if p.name == name)
-            out.append(f'<img alt="{html.escape(name)}" src="data:image/png;base64,'
-                       f'{base64.b64encode(png.read_bytes()).decode()}">')
-        elif line.strip():
-            out.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        out.append("</table>")
+    """Markdown -> HTML with Python-Markdown (tables), charts inlined as base64 so the file stands alone."""
+    import markdown
+
+    body = markdown.markdown(md, extensions=["tables"])
+    for png in charts.values():
+        body = body.replace(f'src="{png.name}"',
+                            f'src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}"')
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
              "margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}"
              "td:first-child,th:first-child{text-align:left}img{max-width:100%}blockquote{background:#fff3cd;"
              "padding:.5em 1em}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>mmabench report</title><style>{style}</style>" \
-           f"</head><body>{''.join(out)}</body></html>"
+           f"</head><body>{body}</body></html>"
 
 
 def make_report(out_dir: str | Path, run_ids: Optional[list[str]] = None, *, home=None, db=None) -> dict[str, Path]:
