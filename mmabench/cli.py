@@ -517,7 +517,7 @@ def attention(
         adapter = make_adapter(adapter_name, model_id, attention=True, **_kv_options(opt))
     except (LookupError, TypeError, RuntimeError) as e:
         _fail(str(e), 2)
-    st = study(adapter, split=split.value, build=name, limit=limit, home=home, db=db)
+    st = study(adapter, split=split.value, build=name, limit=limit, home=home, db=db, progress=True)
     paths = write(st, out_dir, title=f"{adapter.model}: Cohen's d of attention mass, visual vs audio prompt")
     t = Table("condition", "layer", "block", "visual prompt", "audio prompt", "Cohen's d", title_justify="left",
               title=f"attention ({len({r['item_id'] for r in st.rows})} items)")
@@ -575,7 +575,8 @@ def export_hf_cmd(
     try:
         who = check_token() if push else None
         rep = None if (resume and push) else export_hf(out_dir, build=build_name, splits=split,
-                                                        embed_media=embed_media, shard_mb=shard_mb, home=home, db=db)
+                                                        embed_media=embed_media, shard_mb=shard_mb, home=home, db=db,
+                                                        progress=True)
     except (LookupError, FileExistsError, PushError) as e:
         _fail(str(e), 2)
     if rep is not None:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from rich.console import Console
+from rich.progress import track
 
 from mmabench.db.manifest import Manifest
 from mmabench.eval.adapters.base import Request
@@ -53,15 +55,14 @@ class AttentionStudy:
 
 
 def study(adapter, *, split: Split | str = Split.conflict, build: str = "default", limit: Optional[int] = None,
-          home=None, db=None) -> AttentionStudy:
+          home=None, db=None, progress: bool = False) -> AttentionStudy:
     rows = []
     with Manifest(db, home) as m:
         items = list(m.items(split=split, build=build))
         media = {v.id: (m.media_root / v.path, v.sha256) for v in m.variants()}
-        variants = sorted({i.variant_id for i in items})[:limit] if limit else None
-        for it in items:
-            if variants is not None and it.variant_id not in variants:
-                continue
+        variants = set(sorted({i.variant_id for i in items})[:limit]) if limit else None
+        chosen = [it for it in items if variants is None or it.variant_id in variants]
+        for it in track(chosen, description="attention", console=Console(stderr=True), disable=not progress):
             path, sha = media[it.variant_id]
             for layer, masses in enumerate(profile(adapter, Request(it, path, sha))):
                 for block in BLOCKS:

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from rich.console import Console
+from rich.progress import track
+
 import mmabench
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import BuildRow, ClipRow, DecisionRow, ItemRow, PredictionRow, RunRow, TagRow, VariantRow
@@ -80,7 +83,8 @@ def _write_shards(rows: list[dict], folder: Path, shard_bytes: int, embed: bool)
 
 
 def export_hf(out: str | Path, *, build: str = "default", splits: Optional[list[str]] = None, embed_media: bool = False,
-              shard_mb: int = 256, home=None, db=None, copy_manifest: bool = True) -> ExportReport:
+              shard_mb: int = 256, home=None, db=None, copy_manifest: bool = True,
+              progress: bool = False) -> ExportReport:
     t0 = time.perf_counter()
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -94,7 +98,9 @@ def export_hf(out: str | Path, *, build: str = "default", splits: Optional[list[
         if not rows:
             raise LookupError(f"build {build!r} has no items")
         media_ref: dict[str, dict] = {}
-        for i, path in enumerate(sorted({r.media_path for r in rows})):
+        paths = sorted({r.media_path for r in rows})
+        for i, path in enumerate(track(paths, description="media", console=Console(stderr=True),
+                                       disable=not progress)):
             src = m.media_root / path
             if embed_media:
                 media_ref[path] = {"path": Path(path).name, "bytes": src.read_bytes()}
