@@ -287,6 +287,8 @@ def _print_report(report) -> None:
     out.print("clips: " + ", ".join(f"{k}={v}" for k, v in sorted(report.clip_status.items())))
     for ref, status, error in report.clip_errors:
         out.print(f"  [yellow]{status}[/] {escape(ref)}: {escape(error)}")
+    for f, line, why in report.bad_rows[:20]:
+        out.print(f"  [red]bad row[/] {escape(f)}:{line}: {escape(why)}")
     for ref, why in sorted(report.filtered.items()):
         out.print(f"  [yellow]filtered[/] {escape(ref)}: {escape(why)}")
     for vid, e in report.render_errors:

@@ -272,3 +272,11 @@ def test_hf_eval_and_attention_on_a_tiny_model(cwd):
     att = run("mmabench attention --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --limit 20 --out attention/ "
               "--opt frames=4 --opt frame_size=112")
     assert "Cohen's d" in att.output and (cwd / "attention" / "attention_d.png").is_file()
+
+
+def test_folder_labels_with_a_bad_row_reports_it_and_builds_the_rest(cwd):
+    make_clip(cwd / "clips" / "a.mp4", freq=300)
+    make_clip(cwd / "clips" / "b.mp4", freq=900)
+    (cwd / "labels.csv").write_text("path,label,start\na.mp4,Dog,\nb.mp4,Cat,\nc.mp4,,\nd.mp4,Dog,soon\n")
+    res = run("mmabench build --source folder --folder clips/ --labels labels.csv --no-progress")
+    assert "ok=2" in res.output and res.output.count("bad row") == 2 and "labels.csv:4" in res.output and "labels.csv:5" in res.output

@@ -24,6 +24,7 @@ class FolderSource:
 
     def __init__(self, root: str | Path, labels: str | Path):
         self.root, self.labels = Path(root).resolve(), Path(labels)
+        self.bad_rows: list[tuple[str, int, str]] = []   # (file, row, reason): reported, the rest goes on
 
     def rows(self) -> list[dict]:
         if not self.labels.exists():
@@ -35,12 +36,16 @@ class FolderSource:
 
     def specs(self) -> Iterator[ClipSpec]:
         onto = default_ontology()
-        for n, row in enumerate(self.rows(), 1):
+        first = 1 if self.labels.suffix.lower() == ".json" else 2   # CSV: file line numbers (after the header)
+        for n, row in enumerate(self.rows(), first):
             try:
                 rel, label = row["path"].strip(), row["label"].strip()
                 start, end = _float(row.get("start")), _float(row.get("end"))
+                if not rel or not label:
+                    raise ValueError("empty path or label")
             except (KeyError, AttributeError, ValueError) as e:
-                raise LabelsError(f"{self.labels}: row {n} is malformed ({e!r}); need path,label[,start,end]") from e
+                self.bad_rows.append((str(self.labels), n, f"malformed ({e!r}); need path,label[,start,end]"))
+                continue
             mid = onto.mid(label)
             name = onto.name(mid) if mid and label.startswith("/") else label
             yield ClipSpec(source=self.name, source_ref=rel, label=name, label_mid=mid, start=start, end=end,
