@@ -4,7 +4,8 @@ The study's four checks, adapted: "visible with the audio muted" and "audible wi
 visual tagger on the frames and an audio tagger on the soundtrack; for single-modality taggers the two
 "full clip" checks see exactly the same input, so they are recorded as the same scores (an MLLM judge
 registered as a tagger would make them differ). Voice-over: speech heard on a clip whose class is not
-speech rejects it. A class the visual tagger cannot see at all (no ImageNet counterpart, e.g. Speech) is
+speech rejects it; the speech score comes from a speech-activity tagger (`silero`, `pyannote`: fraction of
+the clip with speech) when `speech_tagger` is set, else from the audio tagger's Speech class. A class the visual tagger cannot see at all (no ImageNet counterpart, e.g. Speech) is
 recorded as "n/a" and passes unless `require_visual` is set.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ class FilterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     visual_tagger: str = "imagenet"
     audio_tagger: str = "yamnet"
+    speech_tagger: Optional[str] = None     # None: the audio tagger's Speech score
     visual_threshold: float = 0.2
     audio_threshold: float = 0.3
     speech_threshold: float = 0.6
@@ -51,10 +53,10 @@ def _top(scores: dict[str, float], vocabulary: Optional[set[str]]) -> Optional[s
 
 
 def decide(clip: Clip, vis: dict[str, float], aud: dict[str, float], cfg: FilterConfig,
-           vocabulary: Optional[set[str]] = None) -> Decision:
+           vocabulary: Optional[set[str]] = None, speech_scores: Optional[dict[str, float]] = None) -> Decision:
     onto = default_ontology()
     v, a = vis.get(clip.label), aud.get(clip.label)
-    speech = aud.get("Speech", 0.0)
+    speech = (aud if speech_scores is None else speech_scores).get("Speech", 0.0)
     mid, speech_mid = clip.label_mid, onto.mid("Speech")
     is_speech = bool(mid and (mid == speech_mid or mid in onto.descendants(speech_mid)))
     visible = None if v is None else v >= cfg.visual_threshold
@@ -63,7 +65,8 @@ def decide(clip: Clip, vis: dict[str, float], aud: dict[str, float], cfg: Filter
               "audible_black": {"score": a, "pass": audible, "tagger": cfg.audio_tagger},
               "visible_full": {"score": v, "pass": visible, "same_as": "visible_muted"},
               "audible_full": {"score": a, "pass": audible, "same_as": "audible_black"},
-              "voice_over": {"speech": speech, "flag": (not is_speech) and speech >= cfg.speech_threshold},
+              "voice_over": {"speech": speech, "tagger": cfg.speech_tagger or cfg.audio_tagger,
+                             "flag": (not is_speech) and speech >= cfg.speech_threshold},
               "visual_top": _top(vis, vocabulary), "audio_top": _top(aud, vocabulary)}
     if visible is False:
         return Decision(clip, False, f"not visible ({cfg.visual_tagger} {clip.label} = {v:.2f} < "
@@ -76,24 +79,32 @@ def decide(clip: Clip, vis: dict[str, float], aud: dict[str, float], cfg: Filter
     if audible is None:
         return Decision(clip, False, f"{cfg.audio_tagger} has no class {clip.label!r}", checks)
     if checks["voice_over"]["flag"]:
-        return Decision(clip, False, f"voice-over: speech {speech:.2f} on a {clip.label} clip", checks)
+        return Decision(clip, False, f"voice-over: speech {speech:.2f} ({cfg.speech_tagger or cfg.audio_tagger}) "
+                                     f"on a {clip.label} clip", checks)
     return Decision(clip, True, None, checks)
 
 
 def run_filter(cfg: FilterConfig | None = None, *, home=None, db=None, clip_ids=None, workers: int = 2,
-               progress: bool = False, console=None) -> list[Decision]:
-    """Tag (cached) and decide every ok clip (or `clip_ids`); decisions are upserted per filter hash."""
+               progress: bool = False, console=None, options: Optional[dict[str, dict]] = None) -> list[Decision]:
+    """Tag (cached) and decide every ok clip (or `clip_ids`); decisions are upserted per filter hash.
+    options: tagger constructor kwargs as for `tag_clips` (device, batch size, checkpoints)."""
     cfg = cfg or FilterConfig()
     with Manifest(db, home) as m:
         clips = [c for c in m.clips(status=ClipStatus.ok) if clip_ids is None or c.id in clip_ids]
         files = {c.sha256: m.media_root / c.path for c in clips}
-        vt, at = load_taggers([cfg.visual_tagger, cfg.audio_tagger])
+        names = [cfg.visual_tagger, cfg.audio_tagger] + ([cfg.speech_tagger] if cfg.speech_tagger else [])
+        tagger_objs = load_taggers(names, options)
+        failed: dict[str, str] = {}
         with make_progress(progress, console) as bar:
-            tag_files(m, vt, files, workers, bar)
-            tag_files(m, at, files, workers, bar)
-        vs, as_ = cached_scores(m, vt, list(files)), cached_scores(m, at, list(files))
+            for t in tagger_objs:
+                for sha, why in tag_files(m, t, files, workers, bar).failed.items():
+                    failed.setdefault(sha, f"{t.name} could not read the clip: {why}")
+        vs, as_ = (cached_scores(m, t, list(files)) for t in tagger_objs[:2])
+        ss = cached_scores(m, tagger_objs[2], list(files)) if cfg.speech_tagger else {}
         vocab = {c.label for c in clips}
-        out = [decide(c, vs[c.sha256], as_[c.sha256], cfg, vocab) for c in clips]
+        out = [Decision(c, False, failed[c.sha256], {}) if c.sha256 in failed else
+               decide(c, vs[c.sha256], as_[c.sha256], cfg, vocab, ss.get(c.sha256) if cfg.speech_tagger else None)
+               for c in clips]
         m.upsert(DecisionRow, [dict(clip_id=d.clip.id, filter_hash=cfg.hash(), kept=d.kept, reason=d.reason,
                                     checks=d.checks) for d in out], update=["kept", "reason", "checks"])
     return out
@@ -107,10 +118,10 @@ def confusion_png(decisions: list[Decision], key: str, path, title: str) -> None
     import numpy as np
 
     rows = sorted({d.clip.label for d in decisions})
-    cols = sorted({d.checks[key] or "—" for d in decisions} | set(rows), key=lambda c: (c not in rows, c))
+    cols = sorted({d.checks.get(key) or "—" for d in decisions} | set(rows), key=lambda c: (c not in rows, c))
     mat = np.zeros((len(rows), len(cols)))
     for d in decisions:
-        mat[rows.index(d.clip.label), cols.index(d.checks[key] or "—")] += 1
+        mat[rows.index(d.clip.label), cols.index(d.checks.get(key) or "—")] += 1
     fig, ax = plt.subplots(figsize=(1 + 0.6 * len(cols), 1 + 0.45 * len(rows)))
     ax.imshow(mat, cmap="Blues")
     ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)

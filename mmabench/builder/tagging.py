@@ -1,18 +1,24 @@
 """Tag media with registered taggers, cached by content: (sha256, tagger, model, weights, version).
 
-One model instance per tagger per process; files are decoded in worker threads while the model runs
-(onnxruntime releases the GIL), and a second run over the same content performs zero model calls.
+A pipeline per tagger: worker threads decode and preprocess files ahead of the model (PyAV, numpy and
+onnxruntime/torch all release the GIL), the calling thread fills batches across clips (by model units:
+frames or clips) and runs the model, and results are upserted batch by batch, so a killed run keeps what it
+finished. A file that fails to decode is reported with its reason and the rest go on. A second run over the
+same content performs zero model calls.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from contextlib import nullcontext
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
 from sqlalchemy import select
 
-from mmabench.builder.stages import LocalExecutor, Stage, make_progress, run_stage
+from mmabench.builder.stages import make_progress
 from mmabench.builder.taggers import taggers as registry
 from mmabench.builder.taggers.base import Tagger
 from mmabench.db.manifest import Manifest
@@ -25,13 +31,27 @@ class TagReport:
     tagger: str
     planned: int
     tagged: int
-    model_calls: int
+    model_calls: int               # files that went through the model (0 on a cached re-run)
     seconds: float
+    forward_seconds: float = 0.0   # time inside the model; seconds - forward_seconds = decode/I/O not hidden
+    batches: int = 0
+    failed: dict[str, str] = field(default_factory=dict)   # sha256 -> reason
 
 
 def load_taggers(names: Sequence[str], options: Optional[dict[str, dict]] = None) -> list[Tagger]:
-    """options: tagger name -> constructor kwargs (e.g. {"clip": {"pretrained": "/path/model.bin"}})."""
-    return [registry.get(n)(**(options or {}).get(n, {})) for n in names]
+    """options: tagger name -> constructor kwargs; the key "*" applies to all (e.g. device, batch_size)."""
+    common = (options or {}).get("*", {})
+    out = []
+    for n in names:
+        cls = registry.get(n)
+        kw = {**{k: v for k, v in common.items() if k in _params(cls)}, **(options or {}).get(n, {})}
+        out.append(cls(**kw))
+    return out
+
+
+def _params(cls) -> set[str]:
+    import inspect
+    return set(inspect.signature(cls.__init__).parameters)
 
 
 def cached_scores(m: Manifest, tagger: Tagger, shas: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -51,25 +71,54 @@ def tag_files(m: Manifest, tagger: Tagger, files: dict[str, Path], workers: int 
     t0 = time.perf_counter()
     have = cached_scores(m, tagger, list(files))
     todo = [(sha, p) for sha, p in files.items() if sha not in have]
-    calls = 0
+    rep = TagReport(tagger.name, len(todo), 0, 0, 0.0)
+    with make_progress(False) if bar is None else nullcontext(bar) as progress:
+        task = progress.add_task(f"tag {tagger.name}", total=len(todo))
+        batch: list = []
 
-    def run(unit):
-        nonlocal calls
-        sha, path = unit
-        t = time.perf_counter()
-        scores = tagger.tag(path)
-        calls += 1
-        return dict(sha256=sha, tagger=tagger.name, model_id=tagger.model_id, weights_sha256=tagger.weights_sha256,
-                    version=tagger.version, modality=tagger.modality, scores=scores,
-                    seconds=round(time.perf_counter() - t, 4))
+        def flush():
+            if not batch:
+                return
+            t = time.perf_counter()
+            scores = tagger.forward([x for _, x in batch])
+            dt = time.perf_counter() - t
+            rep.forward_seconds += dt
+            rep.batches += 1
+            m.upsert(TagRow, [dict(sha256=sha, tagger=tagger.name, model_id=tagger.model_id,
+                                   weights_sha256=tagger.weights_sha256, version=tagger.version,
+                                   modality=tagger.modality, scores=s, seconds=round(dt / len(batch), 4))
+                              for (sha, _), s in zip(batch, scores)])
+            rep.model_calls += len(batch)
+            rep.tagged += len(batch)
+            progress.advance(task, len(batch))
+            batch.clear()
 
-    stage = Stage(f"tag {tagger.name}", lambda: todo, run, lambda rows: m.upsert(TagRow, rows))
-    if bar is None:
-        with make_progress(False) as quiet:
-            rep = run_stage(stage, LocalExecutor(workers), quiet)
-    else:
-        rep = run_stage(stage, LocalExecutor(workers), bar)
-    return TagReport(tagger.name, len(todo), rep.done, calls, time.perf_counter() - t0)
+        units = 0
+        with ThreadPoolExecutor(max(1, workers), thread_name_prefix=f"decode-{tagger.name}") as pool:
+            queue, it = deque(), iter(todo)
+            for sha, path in it:                       # prefetch: a few batches' worth of files in flight
+                queue.append((sha, path, pool.submit(tagger.prepare, path)))
+                if len(queue) >= 4 * max(1, workers):
+                    break
+            while queue:
+                sha, path, fut = queue.popleft()
+                nxt = next(it, None)
+                if nxt is not None:
+                    queue.append((*nxt, pool.submit(tagger.prepare, nxt[1])))
+                try:
+                    x = fut.result()
+                except Exception as e:                 # corrupt file: record, go on
+                    rep.failed[sha] = f"{Path(path).name}: {type(e).__name__}: {e}"
+                    progress.advance(task)
+                    continue
+                batch.append((sha, x))
+                units += tagger.units(x)
+                if units >= tagger.batch_size:
+                    flush()
+                    units = 0
+            flush()
+    rep.seconds = time.perf_counter() - t0
+    return rep
 
 
 def tag_clips(names: Sequence[str], *, home=None, db=None, workers: int = 2, progress: bool = True,

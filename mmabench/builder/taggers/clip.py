@@ -13,7 +13,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from mmabench.builder.taggers.base import Tagger, file_sha256, sample_frames
+from mmabench.builder.taggers.base import (Tagger, file_sha256, normalise, resolve_device, sample_frames,
+                                           split_counts)
 
 PROMPTS = ("a photo of a {}.", "a video frame showing a {}.", "a photo of something making the sound of {}.")
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
@@ -34,32 +35,35 @@ class ClipTagger(Tagger):
 
     def __init__(self, model: str = "ViT-B-32", pretrained: str = "laion2b_s34b_b79k",
                  vocabulary: Optional[Sequence[str]] = None, frames: int = 8, device: str = "auto",
-                 batch_size: int = 64):
+                 batch_size: int = 0, fp16: Optional[bool] = None):
         try:
             import open_clip
             import torch
         except ImportError as e:
             raise ImportError("the clip tagger needs open_clip_torch, torch and torchvision") from e
         self.torch = torch
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.device = resolve_device(device)
+        self.fp16 = self.device == "cuda" if fp16 is None else fp16
+        random_init = pretrained in ("", "none", "random")   # throughput benchmarks only: scores are noise
         try:
-            self.net, _, _ = open_clip.create_model_and_transforms(model, pretrained=pretrained)
+            self.net, _, _ = open_clip.create_model_and_transforms(model, pretrained=None if random_init else pretrained)
         except RuntimeError as e:
             raise ImportError(f"CLIP weights {pretrained!r} for {model} are not available here ({str(e)[:120]}…). "
                               "Pass a local file or directory: --clip-pretrained /path/open_clip_model.bin "
                               "(or local-dir:/path)") from e
         self.net = self.net.to(self.device).eval()
-        if self.device == "cuda":
+        if self.fp16:
             self.net = self.net.half()
         self.tokenizer = open_clip.get_tokenizer(model)
         self.vocabulary = list(vocabulary or default_vocabulary())
-        self.frames, self.batch_size = frames, batch_size
+        self.frames, self.batch_size = frames, batch_size or (256 if self.device != "cpu" else 32)
         size = self.net.visual.image_size
         self.size = size[0] if isinstance(size, (tuple, list)) else size
         p = Path(pretrained.removeprefix("local-dir:"))
         self.weights_sha256 = file_sha256(str(p)) if p.is_file() else hashlib.sha256(pretrained.encode()).hexdigest()
         vocab_id = hashlib.sha256(repr((self.vocabulary, PROMPTS)).encode()).hexdigest()[:12]
-        self.model_id = f"open_clip/{model}/{p.name if p.is_file() else pretrained}/vocab-{vocab_id}"
+        self.model_id = (f"open_clip/{model}/{p.name if p.is_file() else pretrained or 'random'}/vocab-{vocab_id}"
+                         + ("@fp16" if self.fp16 else ""))
         self.text = self._text_embeddings()
 
     def _text_embeddings(self):
@@ -73,19 +77,26 @@ class ClipTagger(Tagger):
             t = torch.stack(embs).mean(0)
             return t / t.norm(dim=-1, keepdim=True)
 
-    def probs(self, frames: np.ndarray) -> np.ndarray:
+    def prepare(self, path) -> np.ndarray:
+        return normalise(sample_frames(path, self.frames, self.size), MEAN, STD)
+
+    def units(self, prepared: np.ndarray) -> int:
+        return len(prepared)
+
+    def probs(self, x: np.ndarray) -> np.ndarray:
+        """Softmax over the vocabulary (CLIP's logit scale) for normalised NCHW frames."""
         torch = self.torch
-        x = torch.from_numpy(((frames.astype(np.float32) / 255.0 - MEAN) / STD).transpose(0, 3, 1, 2).copy())
         out = []
         with torch.inference_mode():
+            scale = self.net.logit_scale.exp().float() if hasattr(self.net, "logit_scale") else 100.0
             for i in range(0, len(x), self.batch_size):
-                xb = x[i:i + self.batch_size].to(self.device)
-                img = self.net.encode_image(xb.half() if self.device == "cuda" else xb).float()
+                xb = torch.from_numpy(x[i:i + self.batch_size]).to(self.device, non_blocking=True)
+                img = self.net.encode_image(xb.half() if self.fp16 else xb).float()
                 img = img / img.norm(dim=-1, keepdim=True)
-                scale = self.net.logit_scale.exp().float() if hasattr(self.net, "logit_scale") else 100.0
                 out.append((scale * img @ self.text.T).softmax(dim=-1).cpu().numpy())
         return np.concatenate(out)
 
-    def tag(self, path) -> dict[str, float]:
-        p = self.probs(sample_frames(path, self.frames, self.size))
-        return {c: round(float(v), 4) for c, v in zip(self.vocabulary, p.max(axis=0))}
+    def forward(self, batch) -> list[dict[str, float]]:
+        p = self.probs(np.concatenate(batch))
+        return [{c: round(float(v), 4) for c, v in zip(self.vocabulary, q.max(axis=0))}
+                for q in split_counts(p, [len(b) for b in batch])]

@@ -1,0 +1,56 @@
+"""`silero`: speech activity from Silero VAD, whose weights ship in the `silero-vad` package (MIT) — the
+offline speech tagger. Score "Speech" = fraction of the soundtrack inside detected speech segments (the
+package's own segmenter: threshold 0.5, 250-ms minimum speech, 100-ms minimum silence), so a voice-over on
+a non-speech clip can be flagged by how much of the clip it covers.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from mmabench.builder.media import load_audio
+from mmabench.builder.taggers.base import Tagger, file_sha256
+
+SR = 16000
+
+
+class SileroTagger(Tagger):
+    name = "silero"
+    modality = "speech"
+    version = 1
+
+    def __init__(self, threshold: float = 0.5, device: str = "auto"):
+        spec = importlib.util.find_spec("silero_vad")
+        if spec is None:
+            raise ImportError("the silero tagger needs `pip install silero-vad` (weights ship in the package)")
+        import torch
+
+        threads = torch.get_num_threads()
+        from silero_vad import get_speech_timestamps, load_silero_vad
+
+        torch.set_num_threads(threads)     # silero_vad sets 1 thread process-wide on import; keep the user's
+        self.torch, self.segments, self.threshold = torch, get_speech_timestamps, threshold
+        self.model = load_silero_vad()     # TorchScript, CPU: a 2-MB recurrent model run per 32-ms window
+        from importlib.metadata import version
+
+        weights = Path(spec.submodule_search_locations[0]) / "data" / "silero_vad.jit"
+        self.weights_sha256 = file_sha256(str(weights))
+        self.model_id = f"silero-vad/{version('silero-vad')}/threshold-{threshold}"
+
+    def prepare(self, path) -> Optional[np.ndarray]:
+        wav = load_audio(path, SR)
+        return None if wav is None or not len(wav) or not np.any(wav) else wav
+
+    def forward(self, batch) -> list[dict[str, float]]:
+        out = []
+        for wav in batch:
+            if wav is None:
+                out.append({"Speech": 0.0})
+                continue
+            segs = self.segments(self.torch.from_numpy(wav), self.model, threshold=self.threshold, sampling_rate=SR)
+            speech = sum(s["end"] - s["start"] for s in segs)
+            out.append({"Speech": round(min(1.0, speech / len(wav)), 4)})
+        return out
