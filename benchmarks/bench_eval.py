@@ -34,7 +34,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
         build("full", home=base, progress=False)
-        n = 216
         for k in range(3):
             home = Path(tmp) / f"i{k}"
             shutil.copytree(base, home)

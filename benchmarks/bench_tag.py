@@ -16,6 +16,7 @@ import hashlib
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mmabench.builder.sources.demo import DEMO_DIR
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--decode", default="auto", choices=["auto", "thread", "process"])
     ap.add_argument("--batch-size", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: the tagger default)")
     ap.add_argument("--clip-model", default="ViT-B-32")
@@ -55,7 +57,8 @@ def main() -> None:
         files = corpus(args.corpus, home, args.repeat)
         for tagger in load_taggers(args.taggers, opts):
             # pure forward: the same batches the pipeline forms, inputs decoded beforehand
-            prepared = [tagger.prepare(p) for p in files.values()]
+            with ThreadPoolExecutor(args.workers) as ex:                # not timed
+                prepared = list(ex.map(tagger.prepare, files.values()))
             tagger.forward(prepared[:2])                            # warm-up (CUDA context, ORT arenas)
             batches, cur, units = [], [], 0
             for x in prepared:
@@ -71,10 +74,10 @@ def main() -> None:
             pure = time.perf_counter() - t
             n_units = sum(tagger.units(x) for x in prepared)
             with Manifest(f"sqlite:///{home}/bench-{tagger.name}.db", home) as m:
-                rep = tag_files(m, tagger, files, workers=args.workers)
+                rep = tag_files(m, tagger, files, workers=args.workers, decode=args.decode)
             what = "frames" if tagger.modality == "visual" else "clips"
             print(f"{tagger.name} [{tagger.model_id} on {tagger.device}, batch {tagger.batch_size}, "
-                  f"{args.workers} decode workers]: end to end {n_units / rep.seconds:8.1f} {what}/s "
+                  f"{args.workers} decode workers, {args.decode}]: end to end {n_units / rep.seconds:8.1f} {what}/s "
                   f"({rep.model_calls} clips in {rep.seconds:.2f} s, {rep.forward_seconds:.2f} s in the model), "
                   f"pure forward {n_units / pure:8.1f} {what}/s -> {100 * pure / rep.seconds:.0f}% of pure forward")
 

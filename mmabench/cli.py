@@ -75,7 +75,7 @@ def build(
     """Build a split into the manifest: ingest -> synthesize conflict variants -> items. Idempotent: a re-run
     does only missing work; a changed configuration under the same --name is refused."""
     from mmabench.builder.build import BuildConfigMismatch, build as run_build
-    from mmabench.config import BuildConfig, SourceConfig
+    from mmabench.config import BuildConfig
 
     src = _source(source, folder=folder, labels=labels, segments=segments, list_file=list_file, limit=limit,
                   classes=classes, per_class=per_class, download=_download_opts())
@@ -396,6 +396,8 @@ Fp16Opt = typer.Option(None, "--fp16/--fp32", help="Half precision for torch tag
                        "fp16 scores are cached apart from fp32 ones.")
 WorkersOpt = typer.Option(0, envvar="MMABENCH_TAG_WORKERS", help="Decode threads feeding the model "
                           "(0 = auto: 2 on a laptop, up to 8 on a big machine).")
+DecodeOpt = typer.Option("auto", envvar="MMABENCH_DECODE", help="Decode workers as threads or processes "
+                         "(auto: processes on machines with more than 4 cores and enough files).")
 ClipModelOpt = typer.Option("ViT-B-32", envvar="MMABENCH_CLIP_MODEL", help="open_clip architecture.")
 ClipPretrainedOpt = typer.Option("laion2b_s34b_b79k", envvar="MMABENCH_CLIP_PRETRAINED",
                                  help="open_clip weights: a tag (downloads), a file, or local-dir:DIR.")
@@ -422,7 +424,7 @@ def tag(
     tagger: List[str] = typer.Option(["imagenet", "yamnet"], "--tagger", help="Taggers to run (repeatable): "
                                      + TAGGERS_HELP),
     device: str = DeviceOpt, batch_size: int = BatchOpt, fp16: Optional[bool] = Fp16Opt,
-    workers: int = WorkersOpt, clip_model: str = ClipModelOpt, clip_pretrained: str = ClipPretrainedOpt,
+    workers: int = WorkersOpt, decode: str = DecodeOpt, clip_model: str = ClipModelOpt, clip_pretrained: str = ClipPretrainedOpt,
     audio_checkpoint: Optional[str] = AudioCkptOpt, speech_checkpoint: Optional[str] = SpeechCkptOpt,
     progress: bool = typer.Option(True), home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
 ) -> None:
@@ -435,7 +437,7 @@ def tag(
                            speech_checkpoint)
     try:
         reps = tag_clips(tagger, home=home, db=db, workers=_workers(workers), progress=progress, console=err,
-                         options=opts)
+                         options=opts, decode=decode)
     except (LookupError, ImportError, RuntimeError) as e:
         _fail(str(e), 2)
     for r in reps:
@@ -459,7 +461,7 @@ def filter_cmd(
     chart_dir: Optional[Path] = typer.Option(None, "--charts", help="Folder for the confusion heatmaps "
                                              "(default: the workspace)."),
     device: str = DeviceOpt, batch_size: int = BatchOpt, fp16: Optional[bool] = Fp16Opt,
-    workers: int = WorkersOpt, clip_model: str = ClipModelOpt, clip_pretrained: str = ClipPretrainedOpt,
+    workers: int = WorkersOpt, decode: str = DecodeOpt, clip_model: str = ClipModelOpt, clip_pretrained: str = ClipPretrainedOpt,
     audio_checkpoint: Optional[str] = AudioCkptOpt, speech_checkpoint: Optional[str] = SpeechCkptOpt,
     progress: bool = typer.Option(True), home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
 ) -> None:
@@ -476,7 +478,7 @@ def filter_cmd(
                            speech_checkpoint)
     try:
         decisions = run_filter(cfg, home=home, db=db, workers=_workers(workers), progress=progress, console=err,
-                               options=opts)
+                               options=opts, decode=decode)
     except (LookupError, ImportError, RuntimeError) as e:
         _fail(str(e), 2)
     t = Table("clip", "label", "kept", "visible", "audible", "speech", "reason", title=f"filter {cfg.hash()}",

@@ -85,7 +85,8 @@ def decide(clip: Clip, vis: dict[str, float], aud: dict[str, float], cfg: Filter
 
 
 def run_filter(cfg: FilterConfig | None = None, *, home=None, db=None, clip_ids=None, workers: int = 2,
-               progress: bool = False, console=None, options: Optional[dict[str, dict]] = None) -> list[Decision]:
+               progress: bool = False, console=None, options: Optional[dict[str, dict]] = None,
+               decode: str = "auto") -> list[Decision]:
     """Tag (cached) and decide every ok clip (or `clip_ids`); decisions are upserted per filter hash.
     options: tagger constructor kwargs as for `tag_clips` (device, batch size, checkpoints)."""
     cfg = cfg or FilterConfig()
@@ -97,7 +98,7 @@ def run_filter(cfg: FilterConfig | None = None, *, home=None, db=None, clip_ids=
         failed: dict[str, str] = {}
         with make_progress(progress, console) as bar:
             for t in tagger_objs:
-                for sha, why in tag_files(m, t, files, workers, bar).failed.items():
+                for sha, why in tag_files(m, t, files, workers, bar, decode).failed.items():
                     failed.setdefault(sha, f"{t.name} could not read the clip: {why}")
         vs, as_ = (cached_scores(m, t, list(files)) for t in tagger_objs[:2])
         ss = cached_scores(m, tagger_objs[2], list(files)) if cfg.speech_tagger else {}

@@ -1,8 +1,6 @@
 """Verify variant media against the manifest and re-render from recipes: the manifest is the truth."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from mmabench.builder import media
 from mmabench.builder.build import _variant_row, render_variant
 from mmabench.db.manifest import Manifest

@@ -15,7 +15,7 @@ from mmabench.builder.verify import verify
 from mmabench.config import BuildConfig, SourceConfig
 from mmabench.db.manifest import Manifest
 from mmabench.db.readonly import run_readonly
-from mmabench.schema import ClipStatus, Condition
+from mmabench.schema import Condition
 from tests.mediagen import make_clip, packets, truncate
 
 TABLES = ("builds", "clips", "variants", "items")

@@ -60,3 +60,21 @@ def test_dense_keyframes_are_decoded_alone_and_sparse_ones_sequentially(tmp_path
     assert all(f.key_frame for f in got)
     idx = [first_column(f) // 4 for f in got]
     assert idx == sorted(idx) and max(abs(a - b) for a, b in zip(idx, ideal)) <= 2   # nearest keyframes
+
+
+def test_process_workers_give_the_same_scores_and_report_bad_files(tmp_path, imagenet):
+    files = demo_files(3)
+    bad = tmp_path / "junk.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    files["e" * 64] = bad
+    with Manifest(f"sqlite:///{tmp_path}/t.db", tmp_path) as m:
+        t = tag_files(m, imagenet, files, workers=2, decode="thread")
+    with Manifest(f"sqlite:///{tmp_path}/p.db", tmp_path) as m:
+        p = tag_files(m, imagenet, files, workers=2, decode="process")
+        assert p.tagged == 3 and list(p.failed) == ["e" * 64]
+        by_process = cached_scores(m, imagenet, list(files))
+    with Manifest(f"sqlite:///{tmp_path}/t.db", tmp_path) as m:
+        assert cached_scores(m, imagenet, list(files)) == by_process and t.failed.keys() == p.failed.keys()
+    with pytest.raises(ValueError, match="decode must be"):
+        with Manifest(home=tmp_path) as m:
+            tag_files(m, imagenet, demo_files(1), decode="fibers")

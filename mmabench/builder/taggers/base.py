@@ -1,20 +1,22 @@
 """The tagger contract and helpers shared by taggers (frame sampling, devices, weight hashing).
 
 A tagger is split in two so the driver (builder/tagging.py) can overlap decoding with inference and batch
-the model across clips: `prepare(path)` is CPU work on one file (decode, resample, crop, normalise) and runs
-in worker threads; `forward(batch)` runs the model once on the prepared inputs of several files.
+the model across clips: `prep`, a small picklable callable, is the CPU work on one file (decode, resample,
+crop) and runs in worker threads or processes; `forward(batch)` runs the model once on the prepared inputs
+of several files (normalisation happens there, on the model's device).
 """
 from __future__ import annotations
 
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
 
 import av
 import numpy as np
 
-from mmabench.builder.media import sample_video_frames, sha256_file
+from mmabench.builder.media import load_audio, sample_video_frames, sha256_file
 
 
 class Tagger:
@@ -26,9 +28,11 @@ class Tagger:
     device = "cpu"
     batch_size = 16                # model units per forward call (frames for visual taggers, clips otherwise)
 
+    prep: Callable[[Any], Any]     # picklable: path -> prepared input (no model state)
+
     def prepare(self, path: str | Path) -> Any:
         """Decode and preprocess one file (thread-safe, no model call)."""
-        raise NotImplementedError
+        return self.prep(path)
 
     def forward(self, batch: Sequence[Any]) -> list[dict[str, float]]:
         """Per-class scores in [0, 1] for each prepared input, keyed by AudioSet class name."""
@@ -93,9 +97,40 @@ def _crop(frame: av.VideoFrame, size: int) -> np.ndarray:
     return img[y:y + size, x:x + size]
 
 
+@dataclass(frozen=True)
+class FramePrep:
+    """n evenly spaced frames, centre-cropped to size x size, uint8 NHWC (4x less to move than float)."""
+    n: int
+    size: int
+
+    def __call__(self, path) -> np.ndarray:
+        return sample_frames(path, self.n, self.size)
+
+
+@dataclass(frozen=True)
+class AudioPrep:
+    """Mono float32 samples at `rate`; None for no audio stream or digital silence."""
+    rate: int
+
+    def __call__(self, path) -> Optional[np.ndarray]:
+        wav = load_audio(path, self.rate)
+        return None if wav is None or not len(wav) or not np.any(wav) else wav
+
+
 def normalise(frames: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """uint8 NHWC -> float32 NCHW, contiguous (done in the decode workers, not on the model thread)."""
+    """uint8 NHWC -> float32 NCHW, contiguous (CPU backends)."""
     return np.ascontiguousarray(((frames.astype(np.float32) / 255.0 - mean) / std).transpose(0, 3, 1, 2))
+
+
+def normalise_torch(frames: np.ndarray, mean: np.ndarray, std: np.ndarray, device: str, half: bool):
+    """uint8 NHWC -> normalised NCHW tensor on the device: the bytes cross the bus as uint8."""
+    import torch
+
+    x = torch.from_numpy(frames).to(device, non_blocking=True).permute(0, 3, 1, 2)
+    m = torch.as_tensor(mean, device=device).view(1, 3, 1, 1)
+    s = torch.as_tensor(std, device=device).view(1, 3, 1, 1)
+    x = ((x.float() / 255.0 - m) / s).contiguous()
+    return x.half() if half else x
 
 
 def split_counts(x: np.ndarray, counts: Sequence[int]) -> list[np.ndarray]:

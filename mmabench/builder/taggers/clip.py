@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from mmabench.builder.taggers.base import (Tagger, file_sha256, normalise, resolve_device, sample_frames,
+from mmabench.builder.taggers.base import (FramePrep, Tagger, file_sha256, normalise_torch, resolve_device,
                                            split_counts)
 
 PROMPTS = ("a photo of a {}.", "a video frame showing a {}.", "a photo of something making the sound of {}.")
@@ -59,6 +59,7 @@ class ClipTagger(Tagger):
         self.frames, self.batch_size = frames, batch_size or (256 if self.device != "cpu" else 32)
         size = self.net.visual.image_size
         self.size = size[0] if isinstance(size, (tuple, list)) else size
+        self.prep = FramePrep(frames, self.size)
         p = Path(pretrained.removeprefix("local-dir:"))
         self.weights_sha256 = file_sha256(str(p)) if p.is_file() else hashlib.sha256(pretrained.encode()).hexdigest()
         vocab_id = hashlib.sha256(repr((self.vocabulary, PROMPTS)).encode()).hexdigest()[:12]
@@ -77,21 +78,18 @@ class ClipTagger(Tagger):
             t = torch.stack(embs).mean(0)
             return t / t.norm(dim=-1, keepdim=True)
 
-    def prepare(self, path) -> np.ndarray:
-        return normalise(sample_frames(path, self.frames, self.size), MEAN, STD)
-
     def units(self, prepared: np.ndarray) -> int:
         return len(prepared)
 
-    def probs(self, x: np.ndarray) -> np.ndarray:
-        """Softmax over the vocabulary (CLIP's logit scale) for normalised NCHW frames."""
+    def probs(self, frames: np.ndarray) -> np.ndarray:
+        """Softmax over the vocabulary (CLIP's logit scale) for uint8 NHWC frames."""
         torch = self.torch
         out = []
         with torch.inference_mode():
             scale = self.net.logit_scale.exp().float() if hasattr(self.net, "logit_scale") else 100.0
-            for i in range(0, len(x), self.batch_size):
-                xb = torch.from_numpy(x[i:i + self.batch_size]).to(self.device, non_blocking=True)
-                img = self.net.encode_image(xb.half() if self.fp16 else xb).float()
+            for i in range(0, len(frames), self.batch_size):
+                xb = normalise_torch(frames[i:i + self.batch_size], MEAN, STD, self.device, self.fp16)
+                img = self.net.encode_image(xb).float()
                 img = img / img.norm(dim=-1, keepdim=True)
                 out.append((scale * img @ self.text.T).softmax(dim=-1).cpu().numpy())
         return np.concatenate(out)

@@ -9,6 +9,7 @@ A hub id works where the hub is reachable (with `HF_TOKEN` when gated); offline,
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +19,20 @@ from mmabench.builder.media import load_audio
 from mmabench.builder.taggers.base import Tagger, file_sha256, label_cover, resolve_device
 
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt")
+
+
+@dataclass(frozen=True)
+class FeaturePrep:
+    """The model's features (e.g. AST's 1024x128 fbank) for the whole soundtrack; None for no/silent audio."""
+    extractor: object
+
+    def __call__(self, path) -> Optional[np.ndarray]:
+        rate = self.extractor.sampling_rate
+        wav = load_audio(path, rate)
+        if wav is None or not len(wav) or not np.any(wav):
+            return None
+        feats = self.extractor(wav, sampling_rate=rate, return_tensors="np")
+        return feats[self.extractor.model_input_names[0]][0]
 
 
 class HFAudioTagger(Tagger):
@@ -47,7 +62,7 @@ class HFAudioTagger(Tagger):
         self.net = self.net.to(self.device).eval()
         self.net = self.net.half() if self.fp16 else self.net
         self.batch_size = batch_size or (64 if self.device != "cpu" else 8)
-        self.rate = self.extractor.sampling_rate
+        self.prep = FeaturePrep(self.extractor)
         from mmabench.builder.ontology import default_ontology
 
         onto = default_ontology()
@@ -59,14 +74,6 @@ class HFAudioTagger(Tagger):
                                if weights else hashlib.sha256(checkpoint.encode()).hexdigest())
         self.model_id = f"hf-audio/{self.net.config.model_type}/{p.name if p.is_dir() else checkpoint}" + \
             ("@fp16" if self.fp16 else "")
-
-    def prepare(self, path) -> Optional[np.ndarray]:
-        """Model features (e.g. AST's 1024x128 fbank) for the whole soundtrack; None for no or silent audio."""
-        wav = load_audio(path, self.rate)
-        if wav is None or not len(wav) or not np.any(wav):
-            return None
-        feats = self.extractor(wav, sampling_rate=self.rate, return_tensors="np")
-        return feats[self.extractor.model_input_names[0]][0]
 
     def forward(self, batch) -> list[dict[str, float]]:
         torch = self.torch

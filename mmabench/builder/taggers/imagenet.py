@@ -15,8 +15,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from mmabench.builder.taggers.base import (Tagger, file_sha256, normalise, ort_threads, resolve_device,
-                                           sample_frames, split_counts)
+from mmabench.builder.taggers.base import (FramePrep, Tagger, file_sha256, normalise, normalise_torch,
+                                           ort_threads, resolve_device, split_counts)
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -54,6 +54,7 @@ class ImagenetTagger(Tagger):
     def __init__(self, frames: int = 8, weights: Optional[str] = None, threads: int = 0, device: str = "auto",
                  batch_size: int = 0, fp16: Optional[bool] = None, backend: str = "auto"):
         self.frames, self.weights = frames, weights or package_weights()
+        self.prep = FramePrep(frames, 224)
         self.weights_sha256 = file_sha256(self.weights)
         rules = tomllib.loads((DATA / "imagenet_to_audioset.toml").read_text())
         self.class_map = {k: _ranges(v) for k, v in rules["classes"].items()}
@@ -78,6 +79,7 @@ class ImagenetTagger(Tagger):
             self.net = self.net.half() if self.fp16 else self.net
             self.model_id += "@fp16" if self.fp16 else ""   # fp16 numerics differ: cached apart from fp32
             self.batch_size = batch_size or 256
+            torch.backends.cudnn.benchmark = True    # fixed 224x224 shapes
 
     def _torch_model(self):
         import torch
@@ -99,24 +101,19 @@ class ImagenetTagger(Tagger):
             os.replace(tmp, path)
         return path
 
-    def prepare(self, path) -> np.ndarray:
-        return normalise(sample_frames(path, self.frames), MEAN, STD)
-
     def units(self, prepared: np.ndarray) -> int:
         return len(prepared)
 
-    def probs(self, x: np.ndarray) -> np.ndarray:
-        """Softmax over the 1000 ImageNet classes for normalised NCHW frames, in chunks of batch_size."""
+    def probs(self, frames: np.ndarray) -> np.ndarray:
+        """Softmax over the 1000 ImageNet classes for uint8 NHWC frames, in chunks of batch_size."""
         out = []
-        for i in range(0, len(x), self.batch_size):
-            xb = x[i:i + self.batch_size]
+        for i in range(0, len(frames), self.batch_size):
+            fb = frames[i:i + self.batch_size]
             if self.session is not None:
-                logits = self.session.run(None, {"x": xb})[0]
+                logits = self.session.run(None, {"x": normalise(fb, MEAN, STD)})[0]
             else:
-                torch = self.torch
-                with torch.inference_mode():
-                    t = torch.from_numpy(xb).to(self.device, non_blocking=True)
-                    logits = self.net(t.half() if self.fp16 else t).float().cpu().numpy()
+                with self.torch.inference_mode():
+                    logits = self.net(normalise_torch(fb, MEAN, STD, self.device, self.fp16)).float().cpu().numpy()
             e = np.exp(logits - logits.max(axis=1, keepdims=True))
             out.append(e / e.sum(axis=1, keepdims=True))
         return np.concatenate(out)

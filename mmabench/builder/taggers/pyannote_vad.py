@@ -10,10 +10,8 @@ import os
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 
-from mmabench.builder.media import load_audio
-from mmabench.builder.taggers.base import Tagger, file_sha256, resolve_device
+from mmabench.builder.taggers.base import AudioPrep, Tagger, file_sha256, resolve_device
 
 SR = 16000
 
@@ -22,6 +20,7 @@ class PyannoteTagger(Tagger):
     name = "pyannote"
     modality = "speech"
     version = 1
+    prep = AudioPrep(SR)
 
     def __init__(self, checkpoint: Optional[str] = None, token: Optional[str] = None, device: str = "auto",
                  onset: float = 0.5, offset: float = 0.5, min_duration_on: float = 0.0,
@@ -56,10 +55,6 @@ class PyannoteTagger(Tagger):
         self.weights_sha256 = file_sha256(str(f)) if f.is_file() else hashlib.sha256(checkpoint.encode()).hexdigest()
         tag = hashlib.sha256(repr(sorted(params.items())).encode()).hexdigest()[:8]
         self.model_id = f"pyannote/{type(model).__name__}/{p.name}/vad-{tag}"
-
-    def prepare(self, path) -> Optional[np.ndarray]:
-        wav = load_audio(path, SR)
-        return None if wav is None or not len(wav) or not np.any(wav) else wav
 
     def forward(self, batch) -> list[dict[str, float]]:
         out = []

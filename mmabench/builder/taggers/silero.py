@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Optional
 
-import numpy as np
 
-from mmabench.builder.media import load_audio
-from mmabench.builder.taggers.base import Tagger, file_sha256
+from mmabench.builder.taggers.base import AudioPrep, Tagger, file_sha256
 
 SR = 16000
 
@@ -21,6 +18,7 @@ class SileroTagger(Tagger):
     name = "silero"
     modality = "speech"
     version = 1
+    prep = AudioPrep(SR)
 
     def __init__(self, threshold: float = 0.5, device: str = "auto"):
         spec = importlib.util.find_spec("silero_vad")
@@ -39,10 +37,6 @@ class SileroTagger(Tagger):
         weights = Path(spec.submodule_search_locations[0]) / "data" / "silero_vad.jit"
         self.weights_sha256 = file_sha256(str(weights))
         self.model_id = f"silero-vad/{version('silero-vad')}/threshold-{threshold}"
-
-    def prepare(self, path) -> Optional[np.ndarray]:
-        wav = load_audio(path, SR)
-        return None if wav is None or not len(wav) or not np.any(wav) else wav
 
     def forward(self, batch) -> list[dict[str, float]]:
         out = []

