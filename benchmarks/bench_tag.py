@@ -59,7 +59,6 @@ def main() -> None:
             # pure forward: the same batches the pipeline forms, inputs decoded beforehand
             with ThreadPoolExecutor(args.workers) as ex:                # not timed
                 prepared = list(ex.map(tagger.prepare, files.values()))
-            tagger.forward(prepared[:2])                            # warm-up (CUDA context, ORT arenas)
             batches, cur, units = [], [], 0
             for x in prepared:
                 cur.append(x)
@@ -68,6 +67,8 @@ def main() -> None:
                     batches.append(cur)
                     cur, units = [], 0
             batches += [cur] if cur else []
+            for b in batches:                       # warm-up pass: cudnn autotuning for every batch shape
+                tagger.forward(b)
             t = time.perf_counter()
             for b in batches:
                 tagger.forward(b)
@@ -79,7 +80,8 @@ def main() -> None:
             print(f"{tagger.name} [{tagger.model_id} on {tagger.device}, batch {tagger.batch_size}, "
                   f"{args.workers} decode workers, {args.decode}]: end to end {n_units / rep.seconds:8.1f} {what}/s "
                   f"({rep.model_calls} clips in {rep.seconds:.2f} s, {rep.forward_seconds:.2f} s in the model), "
-                  f"pure forward {n_units / pure:8.1f} {what}/s -> {100 * pure / rep.seconds:.0f}% of pure forward")
+                  f"pure forward {n_units / pure:8.1f} {what}/s -> {100 * pure / rep.seconds:.0f}% of pure forward; "
+                  f"after {rep.startup_seconds:.1f} s start-up: {100 * pure / (rep.seconds - rep.startup_seconds):.0f}%")
 
 
 if __name__ == "__main__":

@@ -468,7 +468,7 @@ def filter_cmd(
     """Stage-2 consistency: is each clip's label visible (frames) and audible (soundtrack), with no
     voice-over? Decisions with their scores go to the `decisions` table; prints kept/rejected with reasons
     and draws label-vs-tagger confusion heatmaps to tune thresholds. Example: mmabench filter --speech-tagger silero"""
-    from mmabench.builder.filter import FilterConfig, confusion_png, run_filter
+    from mmabench.builder.filter import FilterConfig, confusion_png, per_class, run_filter
     from mmabench.config import home_dir
 
     cfg = FilterConfig(visual_tagger=visual_tagger, audio_tagger=audio_tagger, speech_tagger=speech_tagger,
@@ -490,12 +490,20 @@ def filter_cmd(
         t.add_row(escape(d.clip.source_ref), escape(d.clip.label), "yes" if d.kept else "[red]no[/]",
                   *("n/a" if x is None else f"{x:.2f}" for x in (v, a, sp)), escape(d.reason or ""))
     out.print(t)
+    pc = Table("label", "clips", "kept", "visible (mean)", "audible (mean)", "commonest rejection", title="per class",
+               title_justify="left")
+    for r in per_class(decisions):
+        pc.add_row(escape(r["label"]), str(r["clips"]), str(r["kept"]),
+                   *("n/a" if r[k] is None else f"{r[k]:.2f}" for k in ("visible_mean", "audible_mean")),
+                   escape(r["top_rejection"]))
+    out.print(pc)
     out.print(f"kept {sum(d.kept for d in decisions)} of {len(decisions)} clips")
     folder = chart_dir or home_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     for key, name in (("visual_top", cfg.visual_tagger), ("audio_top", cfg.audio_tagger)):
         confusion_png(decisions, key, folder / f"confusion_{name}.png", f"label vs. {name} top class")
-    out.print(f"charts: {folder / f'confusion_{cfg.visual_tagger}.png'}, {folder / f'confusion_{cfg.audio_tagger}.png'}")
+    out.print(f"charts: {folder / f'confusion_{cfg.visual_tagger}.png'}, {folder / f'confusion_{cfg.audio_tagger}.png'}"
+              " (counts beside them as .csv)")
 
 
 @app.command("eval")

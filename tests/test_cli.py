@@ -50,6 +50,8 @@ TESTED = {
     "mmabench ingest folder clips/ --labels labels.csv",
     "mmabench eval --model random --split full",
     "mmabench tag", "mmabench filter", "mmabench build --split conflict --filter",
+    "mmabench filter --speech-tagger silero",
+    "mmabench tag --tagger hf-audio --audio-checkpoint models/ast-audioset --device cuda --batch-size 64",
     "mmabench eval --model experts --split full",
     "mmabench export hf release/", "mmabench export hf release/ --push org/mmabench-demo --private",
     "mmabench import hf release/", "mmabench export llamafactory tuning/", "mmabench export webdataset shards/",
@@ -221,7 +223,9 @@ def test_tag_filter_and_filtered_build(cwd):
     assert "0 model calls" in run("mmabench tag").output
     res = run("mmabench filter")
     assert re.search(r"kept \d+ of 18 clips", res.output) and "not visible" in res.output
-    assert (cwd / "mmabench_data" / "confusion_imagenet.png").is_file()
+    assert (cwd / "mmabench_data" / "confusion_imagenet.png").is_file() and "per class" in res.output
+    table = (cwd / "mmabench_data" / "confusion_yamnet.csv").read_text().splitlines()
+    assert table[0].startswith("label / top class,") and sum(int(x) for r in table[1:] for x in r.split(",")[1:]) == 18
     kept = int(re.search(r"kept (\d+) of 18", res.output).group(1))
     b = run("mmabench build --split conflict --filter --name filtered")
     assert re.search(rf"aligned\s*│\s*{kept}\s*│\s*{kept}", b.output) and "filtered" in b.output
@@ -280,3 +284,32 @@ def test_folder_labels_with_a_bad_row_reports_it_and_builds_the_rest(cwd):
     (cwd / "labels.csv").write_text("path,label,start\na.mp4,Dog,\nb.mp4,Cat,\nc.mp4,,\nd.mp4,Dog,soon\n")
     res = run("mmabench build --source folder --folder clips/ --labels labels.csv --no-progress")
     assert "ok=2" in res.output and res.output.count("bad row") == 2 and "labels.csv:4" in res.output and "labels.csv:5" in res.output
+
+
+def test_filter_with_a_speech_tagger(cwd):
+    run("mmabench build --split conflict --no-progress")
+    res = run("mmabench filter --speech-tagger silero --no-progress")
+    assert re.search(r"kept \d+ of 18 clips", res.output) and "speech" in res.output
+    from mmabench.db.readonly import run_readonly
+    rows = run_readonly(f"sqlite:///{cwd}/mmabench_data/manifest.db",
+                        "SELECT tagger, count(*) FROM tags GROUP BY 1 ORDER BY 1")[1]
+    assert ("silero", 18) in rows
+
+
+def test_tag_with_an_audioset_checkpoint(cwd):
+    import torch
+    from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
+
+    ckpt = cwd / "models" / "ast-audioset"          # a tiny random-init AST stands in for the real one
+    labels = ["Speech", "Cat", "Horse", "Music"]
+    torch.manual_seed(0)
+    ASTForAudioClassification(ASTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                        intermediate_size=64, max_length=256,
+                                        id2label=dict(enumerate(labels)))).save_pretrained(ckpt)
+    ASTFeatureExtractor(max_length=256).save_pretrained(ckpt)
+    run("mmabench build --split conflict --no-progress")
+    line = "mmabench tag --tagger hf-audio --audio-checkpoint models/ast-audioset --device cuda --batch-size 64"
+    if not torch.cuda.is_available():                # same command on the CPU: an absent GPU is a clear error
+        assert "no CUDA GPU" in run(line + " --no-progress", code=2).output
+        line = line.replace("--device cuda", "--device cpu")
+    assert "hf-audio: 18 tagged, 18 model calls" in run(line + " --no-progress").output

@@ -292,6 +292,7 @@ def build(split: Split | str = Split.conflict, config: Optional[BuildConfig] = N
     executor = LocalExecutor(workers or min(4, os.cpu_count() or 1))
     with Manifest(db, home) as m:
         _register_build(m, cfg, force_config)
+        media.sweep_partials(m.media_root)      # what a killed build was writing; its rows were never committed
         sources = make_sources(cfg)
         specs = collect_specs(cfg, sources)
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
@@ -111,18 +112,49 @@ def run_filter(cfg: FilterConfig | None = None, *, home=None, db=None, clip_ids=
     return out
 
 
-def confusion_png(decisions: list[Decision], key: str, path, title: str) -> None:
-    """Heatmap of label (rows) vs. the tagger's top class (columns)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def confusion(decisions: list[Decision], key: str) -> tuple[list[str], list[str], object]:
+    """Counts of label (rows) vs. the tagger's top class (columns); labels first, in the same order."""
     import numpy as np
 
     rows = sorted({d.clip.label for d in decisions})
     cols = sorted({d.checks.get(key) or "—" for d in decisions} | set(rows), key=lambda c: (c not in rows, c))
-    mat = np.zeros((len(rows), len(cols)))
+    mat = np.zeros((len(rows), len(cols)), int)
     for d in decisions:
         mat[rows.index(d.clip.label), cols.index(d.checks.get(key) or "—")] += 1
+    return rows, cols, mat
+
+
+def per_class(decisions: list[Decision]) -> list[dict]:
+    """One row per label: clips, kept, mean visible/audible scores, and the commonest rejection reason."""
+    from collections import Counter
+
+    def mean(ds: list[Decision], check: str) -> Optional[float]:
+        v = [d.checks[check]["score"] for d in ds if d.checks.get(check, {}).get("score") is not None]
+        return round(sum(v) / len(v), 3) if v else None
+
+    out = []
+    for label in sorted({d.clip.label for d in decisions}):
+        ds = [d for d in decisions if d.clip.label == label]
+        why = Counter((d.reason or "").split(" (")[0] for d in ds if not d.kept).most_common(1)
+        out.append({"label": label, "clips": len(ds), "kept": sum(d.kept for d in ds),
+                    "visible_mean": mean(ds, "visible_muted"), "audible_mean": mean(ds, "audible_black"),
+                    "top_rejection": why[0][0] if why else ""})
+    return out
+
+
+def confusion_png(decisions: list[Decision], key: str, path, title: str) -> None:
+    """Heatmap of label (rows) vs. the tagger's top class (columns), with the same counts as CSV beside it."""
+    import csv
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows, cols, mat = confusion(decisions, key)
+    with open(Path(path).with_suffix(".csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["label / top class", *cols])
+        w.writerows([r, *m] for r, m in zip(rows, mat.tolist()))
     fig, ax = plt.subplots(figsize=(1 + 0.6 * len(cols), 1 + 0.45 * len(rows)))
     ax.imshow(mat, cmap="Blues")
     ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=7)

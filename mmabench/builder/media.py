@@ -56,6 +56,31 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def sweep_partials(root: str | Path) -> int:
+    """Delete temp files left by killed writers (`atomic_output` names them .NAME.PID.ID.partEXT) whose
+    process is gone; a live writer's file is left alone. Returns how many were removed."""
+    import re
+
+    n = 0
+    for tmp in Path(root).rglob(".*.part*"):
+        hit = re.fullmatch(r"\..+\.(\d+)\.[0-9a-f]+\.part(\.[^.]*)?", tmp.name)
+        if hit is None or int(hit.group(1)) == os.getpid() or _alive(int(hit.group(1))):
+            continue
+        tmp.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass
 class MediaInfo:
     duration: float
@@ -149,6 +174,9 @@ def validate(path: str | Path, *, want_duration: Optional[float] = None, min_dur
 
 # --- readers shared by taggers, model adapters and exporters -------------------------------------------------
 
+DECODE_THREADS = int(os.environ.get("MMABENCH_DECODE_THREADS", "1"))   # 0 = FFmpeg's default (auto)
+
+
 def sample_video_frames(path: str | Path, n: int) -> list:
     """n evenly spaced decoded frames (av.VideoFrame), decoding no more than needed.
 
@@ -159,6 +187,9 @@ def sample_video_frames(path: str | Path, n: int) -> list:
     10-s clip), and keeping every frame would hold the whole clip in memory."""
     with av.open(str(path)) as c:
         v = c.streams.video[0]
+        # one decoder thread: parallelism comes from decoding several clips at once, and FFmpeg's default
+        # (a thread per core, per decoder) oversubscribes a machine running many decode workers
+        v.codec_context.thread_count = DECODE_THREADS
         packets = [p for p in c.demux(v) if p.size]
         pts = sorted(p.pts for p in packets if p.pts is not None)
         total = len(packets)

@@ -41,6 +41,7 @@ class TagReport:
     model_calls: int               # files that went through the model (0 on a cached re-run)
     seconds: float
     forward_seconds: float = 0.0   # time inside the model; seconds - forward_seconds = decode/I/O not hidden
+    startup_seconds: float = 0.0   # until the first file was decoded (worker start-up, model warm-up)
     batches: int = 0
     failed: dict[str, str] = field(default_factory=dict)   # sha256 -> reason
 
@@ -76,15 +77,37 @@ def cached_scores(m: Manifest, tagger: Tagger, shas: Sequence[str]) -> dict[str,
 _PREP = None
 
 
+ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
 def _install(blob: bytes) -> None:
-    """Process-pool initializer: one BLAS/torch thread per worker (the workers are the parallelism), then
-    the preprocessor, sent once per worker and unpickled after the thread limits are in place."""
+    """Process-pool initializer: the preprocessor, sent once per worker; torch kept to one thread."""
     global _PREP
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
     _PREP = pickle.loads(blob)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+
+
+def _ready(_=None) -> int:
+    time.sleep(0.05)              # busy workers make the pool start the next one
+    return os.getpid()
+
+
+def _process_pool(prep, workers: int) -> ProcessPoolExecutor:
+    """Spawned workers with one BLAS thread each: the workers are the parallelism (measured on 16 cores:
+    14 workers with a BLAS pool each tagged 40 clips/s for YAMNet's front end). BLAS reads its thread count
+    when numpy is imported, which in a spawned child happens before any initializer runs, so the limit is
+    put in the environment the children inherit, while they start."""
+    ctx = multiprocessing.get_context("spawn")    # never fork a process holding CUDA / onnxruntime state
+    saved = {k: os.environ.get(k) for k in ONE_THREAD}
+    os.environ.update(ONE_THREAD)
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_install, initargs=(pickle.dumps(prep),))
+        list(pool.map(_ready, range(workers * 2)))     # start every worker now, under the limit
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    return pool
 
 
 def _run_prep(path):
@@ -97,9 +120,7 @@ def _executor(tagger: Tagger, workers: int, decode: str, n: int) -> tuple[Execut
     if decode == "auto":
         decode = "process" if (os.cpu_count() or 1) > 4 and workers > 2 and n >= 8 * workers else "thread"
     if decode == "process":
-        ctx = multiprocessing.get_context("spawn")    # never fork a process holding CUDA / onnxruntime state
-        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_install,
-                                   initargs=(pickle.dumps(tagger.prep),)), _run_prep
+        return _process_pool(tagger.prep, workers), _run_prep
     if decode != "thread":
         raise ValueError(f"decode must be auto, thread or process, not {decode!r}")
     return ThreadPoolExecutor(workers, thread_name_prefix=f"decode-{tagger.name}"), tagger.prep
@@ -149,6 +170,7 @@ def tag_files(m: Manifest, tagger: Tagger, files: dict[str, Path], workers: int 
                     queue.append((*nxt, pool.submit(prep, str(nxt[1]))))
                 try:
                     x = fut.result()
+                    rep.startup_seconds = rep.startup_seconds or time.perf_counter() - t0
                 except Exception as e:                 # corrupt file: record, go on
                     rep.failed[sha] = f"{Path(path).name}: {type(e).__name__}: {e}"
                     progress.advance(task)

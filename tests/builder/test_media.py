@@ -1,3 +1,4 @@
+import os
 import av
 import numpy as np
 import pytest
@@ -86,3 +87,20 @@ def test_atomic_output_leaves_nothing_on_failure(tmp_path):
             tmp.write_bytes(b"half")
             raise RuntimeError("killed")
     assert not target.exists() and list(target.parent.iterdir()) == []
+
+
+def test_sweep_partials_removes_only_dead_writers_files(tmp_path):
+    import subprocess
+    import sys
+
+    from mmabench.builder.media import sweep_partials
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                                      # a pid that no longer runs
+    dead = tmp_path / "v" / f".abc.2024.mp4.{gone.pid}.7f00aa.part.mp4"
+    live = tmp_path / "v" / f".abd.mp4.{os.getpid()}.7f00ab.part.mp4"
+    dead.parent.mkdir()
+    for f in (dead, live, tmp_path / "v" / "keep.mp4"):
+        f.write_bytes(b"x")
+    assert sweep_partials(tmp_path) == 1
+    assert not dead.exists() and live.exists() and (tmp_path / "v" / "keep.mp4").exists()

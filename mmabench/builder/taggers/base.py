@@ -156,3 +156,25 @@ def label_cover(mids: Sequence[str]) -> dict[str, list[int]]:
         if m not in onto.nodes:
             out.setdefault(m, idx)
     return out
+
+
+def torch_setup(device: str, fp16: Optional[bool]) -> tuple[Any, str, bool]:
+    """(torch, resolved device, fp16): half precision by default on CUDA only."""
+    import torch
+
+    dev = resolve_device(device)
+    return torch, dev, (dev == "cuda" if fp16 is None else fp16)
+
+
+class SpeechTagger(Tagger):
+    """Speech activity: score "Speech" = fraction of the soundtrack inside detected speech (16 kHz mono)."""
+    modality = "speech"
+    rate = 16000
+    prep = AudioPrep(16000)
+
+    def speech_seconds(self, wav: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def forward(self, batch) -> list[dict[str, float]]:
+        return [{"Speech": 0.0 if wav is None else round(min(1.0, self.speech_seconds(wav) * self.rate / len(wav)), 4)}
+                for wav in batch]

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from mmabench.builder.taggers.base import (FramePrep, Tagger, file_sha256, normalise_torch, resolve_device,
+from mmabench.builder.taggers.base import (FramePrep, Tagger, file_sha256, normalise_torch, torch_setup,
                                            split_counts)
 
 PROMPTS = ("a photo of a {}.", "a video frame showing a {}.", "a photo of something making the sound of {}.")
@@ -38,12 +38,10 @@ class ClipTagger(Tagger):
                  batch_size: int = 0, fp16: Optional[bool] = None):
         try:
             import open_clip
-            import torch
+            import torch  # noqa: F401  (a clear error before any work)
         except ImportError as e:
             raise ImportError("the clip tagger needs open_clip_torch, torch and torchvision") from e
-        self.torch = torch
-        self.device = resolve_device(device)
-        self.fp16 = self.device == "cuda" if fp16 is None else fp16
+        self.torch, self.device, self.fp16 = torch_setup(device, fp16)
         random_init = pretrained in ("", "none", "random")   # throughput benchmarks only: scores are noise
         try:
             self.net, _, _ = open_clip.create_model_and_transforms(model, pretrained=None if random_init else pretrained)

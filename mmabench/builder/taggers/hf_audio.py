@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from mmabench.builder.media import load_audio
-from mmabench.builder.taggers.base import Tagger, file_sha256, label_cover, resolve_device
+from mmabench.builder.taggers.base import Tagger, file_sha256, label_cover, torch_setup
 
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt")
 
@@ -46,13 +46,11 @@ class HFAudioTagger(Tagger):
             raise ImportError("the hf-audio tagger needs an AudioSet checkpoint: --audio-checkpoint DIR "
                               "(e.g. a local copy of MIT/ast-finetuned-audioset-10-10-0.4593)")
         try:
-            import torch
+            import torch  # noqa: F401  (a clear error before any work)
             from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
         except ImportError as e:
             raise ImportError("the hf-audio tagger needs transformers and torch: pip install 'mmabench[hf-model]'") from e
-        self.torch = torch
-        self.device = resolve_device(device)
-        self.fp16 = self.device == "cuda" if fp16 is None else fp16
+        self.torch, self.device, self.fp16 = torch_setup(device, fp16)
         try:
             self.extractor = AutoFeatureExtractor.from_pretrained(checkpoint)
             self.net = AutoModelForAudioClassification.from_pretrained(checkpoint)

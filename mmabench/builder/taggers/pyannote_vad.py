@@ -10,17 +10,12 @@ import os
 from pathlib import Path
 from typing import Optional
 
-
-from mmabench.builder.taggers.base import AudioPrep, Tagger, file_sha256, resolve_device
-
-SR = 16000
+from mmabench.builder.taggers.base import SpeechTagger, file_sha256, resolve_device
 
 
-class PyannoteTagger(Tagger):
+class PyannoteTagger(SpeechTagger):
     name = "pyannote"
-    modality = "speech"
     version = 1
-    prep = AudioPrep(SR)
 
     def __init__(self, checkpoint: Optional[str] = None, token: Optional[str] = None, device: str = "auto",
                  onset: float = 0.5, offset: float = 0.5, min_duration_on: float = 0.0,
@@ -56,13 +51,6 @@ class PyannoteTagger(Tagger):
         tag = hashlib.sha256(repr(sorted(params.items())).encode()).hexdigest()[:8]
         self.model_id = f"pyannote/{type(model).__name__}/{p.name}/vad-{tag}"
 
-    def forward(self, batch) -> list[dict[str, float]]:
-        out = []
-        for wav in batch:
-            if wav is None:
-                out.append({"Speech": 0.0})
-                continue
-            ann = self.pipeline({"waveform": self.torch.from_numpy(wav)[None], "sample_rate": SR})
-            speech = ann.get_timeline().support().duration()
-            out.append({"Speech": round(min(1.0, speech * SR / len(wav)), 4)})
-        return out
+    def speech_seconds(self, wav) -> float:
+        ann = self.pipeline({"waveform": self.torch.from_numpy(wav)[None], "sample_rate": self.rate})
+        return ann.get_timeline().support().duration()

@@ -9,16 +9,12 @@ import importlib.util
 from pathlib import Path
 
 
-from mmabench.builder.taggers.base import AudioPrep, Tagger, file_sha256
-
-SR = 16000
+from mmabench.builder.taggers.base import SpeechTagger, file_sha256
 
 
-class SileroTagger(Tagger):
+class SileroTagger(SpeechTagger):
     name = "silero"
-    modality = "speech"
     version = 1
-    prep = AudioPrep(SR)
 
     def __init__(self, threshold: float = 0.5, device: str = "auto"):
         spec = importlib.util.find_spec("silero_vad")
@@ -38,13 +34,7 @@ class SileroTagger(Tagger):
         self.weights_sha256 = file_sha256(str(weights))
         self.model_id = f"silero-vad/{version('silero-vad')}/threshold-{threshold}"
 
-    def forward(self, batch) -> list[dict[str, float]]:
-        out = []
-        for wav in batch:
-            if wav is None:
-                out.append({"Speech": 0.0})
-                continue
-            segs = self.segments(self.torch.from_numpy(wav), self.model, threshold=self.threshold, sampling_rate=SR)
-            speech = sum(s["end"] - s["start"] for s in segs)
-            out.append({"Speech": round(min(1.0, speech / len(wav)), 4)})
-        return out
+    def speech_seconds(self, wav) -> float:
+        segs = self.segments(self.torch.from_numpy(wav), self.model, threshold=self.threshold,
+                             sampling_rate=self.rate)
+        return sum(s["end"] - s["start"] for s in segs) / self.rate

