@@ -2,7 +2,7 @@
 vs. pure model forward on the same pre-decoded inputs with the same batching. Target: end to end >= 70% of
 pure forward (decode and I/O overhead <= 30%).
 
-    python benchmarks/bench_tag.py [--taggers imagenet yamnet] [--workers 2] [--repeat 3] [--device auto]
+    python benchmarks/bench_tag.py [--taggers imagenet yamnet] [--workers 2] [--repeat 3] [--runs 5] [--device auto]
         [--clip-pretrained FILE] [--ast DIR] [--corpus DIR]
 
 The demo corpus has 18 clips; --repeat tags it that many times over (copies under new content hashes, so
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import shutil
+import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--taggers", nargs="+", default=["imagenet", "yamnet"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=1, help="alternate pure / end-to-end measurements N times")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--decode", default="auto", choices=["auto", "thread", "process"])
     ap.add_argument("--batch-size", type=int, default=0)
@@ -69,20 +71,26 @@ def main() -> None:
             batches += [cur] if cur else []
             for b in batches:                       # warm-up pass: cudnn autotuning for every batch shape
                 tagger.forward(b)
-            t = time.perf_counter()
-            for b in batches:
-                tagger.forward(b)
-            pure = time.perf_counter() - t
             n_units = sum(tagger.units(x) for x in prepared)
-            with Manifest(f"sqlite:///{home}/bench-{tagger.name}.db", home) as m:
-                rep = tag_files(m, tagger, files, workers=args.workers, decode=args.decode)
             what = "frames" if tagger.modality == "visual" else "clips"
-            print(f"{tagger.name} [{tagger.model_id} on {tagger.device}, batch {tagger.batch_size}, "
-                  f"{args.workers} decode workers, {args.decode}]: end to end {n_units / rep.seconds:8.1f} {what}/s "
-                  f"({rep.model_calls} clips in {rep.seconds:.2f} s, {rep.forward_seconds:.2f} s in the model), "
-                  f"pure forward {n_units / pure:8.1f} {what}/s -> {100 * pure / rep.seconds:.0f}% of pure forward; "
-                  f"after {rep.startup_seconds:.1f} s start-up: {100 * pure / (rep.seconds - rep.startup_seconds):.0f}%")
-
+            ratios = []
+            for r in range(args.runs):              # alternate the two measurements: this box is noisy
+                t = time.perf_counter()
+                for b in batches:
+                    tagger.forward(b)
+                pure = time.perf_counter() - t
+                with Manifest(f"sqlite:///{home}/bench-{tagger.name}-{r}.db", home) as m:   # cold cache
+                    rep = tag_files(m, tagger, files, workers=args.workers, decode=args.decode)
+                ratios.append(pure / rep.seconds)
+                print(f"{tagger.name} [{tagger.model_id} on {tagger.device}, batch {tagger.batch_size}, "
+                      f"{args.workers} decode workers, {args.decode}]: end to end {n_units / rep.seconds:8.1f} "
+                      f"{what}/s ({rep.model_calls} clips in {rep.seconds:.2f} s, {rep.forward_seconds:.2f} s in the "
+                      f"model), pure forward {n_units / pure:8.1f} {what}/s -> {100 * pure / rep.seconds:.0f}% of pure "
+                      f"forward; after {rep.startup_seconds:.1f} s start-up: "
+                      f"{100 * pure / (rep.seconds - rep.startup_seconds):.0f}%")
+            if args.runs > 1:
+                print(f"{tagger.name}: median {100 * statistics.median(ratios):.0f}% of pure forward over {args.runs} "
+                      f"runs (min {100 * min(ratios):.0f}%, max {100 * max(ratios):.0f}%)")
 
 if __name__ == "__main__":
     main()

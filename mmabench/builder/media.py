@@ -182,7 +182,8 @@ def sample_video_frames(path: str | Path, n: int) -> list:
 
     The packets are demuxed once (cheap, no decode). Where keyframes are dense enough that every sample
     time has a keyframe within half a sample spacing, only those keyframes are decoded (intra-coded: no
-    reference chain). Otherwise one sequential decode keeps the sampled frames: seeking per sample is
+    reference chain). Otherwise one sequential decode that skips non-reference frames keeps the sampled
+    frames (or, failing that, a plain sequential decode): seeking per sample is
     slower whenever keyframes are sparse (measured: 0.45 s for 8 seeks vs. 0.18 s for a full decode of a
     10-s clip), and keeping every frame would hold the whole clip in memory."""
     with av.open(str(path)) as c:
@@ -202,6 +203,21 @@ def sample_video_frames(path: str | Path, n: int) -> list:
             if len(out) == n:
                 return out
             v.codec_context.flush_buffers()
+        if len(pts) == total and total:
+            # frames nothing refers to (most B-frames) are not decoded; each sample takes the nearest decoded
+            # frame (measured: 35 -> 21 ms for 8 of 125 frames, at most one frame off)
+            v.codec_context.skip_frame = "NONREF"
+            index = {t: i for i, t in enumerate(pts)}
+            best: list = [None] * n
+            for f in (f for p in packets + [None] for f in v.codec_context.decode(p)):
+                i = index.get(f.pts)
+                for k, w in enumerate(want if i is not None else ()):
+                    if best[k] is None or abs(i - w) < abs(index[best[k].pts] - w):
+                        best[k] = f
+            if all(f is not None and abs(index[f.pts] - w) <= 2 for f, w in zip(best, want)):
+                return best
+            v.codec_context.flush_buffers()
+            v.codec_context.skip_frame = "DEFAULT"
         wanted, out, last = set(want.tolist()), [], None
         frames = (f for p in packets + [None] for f in v.codec_context.decode(p))
         for i, frame in enumerate(frames):

@@ -78,3 +78,25 @@ def test_process_workers_give_the_same_scores_and_report_bad_files(tmp_path, ima
     with pytest.raises(ValueError, match="decode must be"):
         with Manifest(home=tmp_path) as m:
             tag_files(m, imagenet, demo_files(1), decode="fibers")
+
+
+def test_b_frames_nobody_refers_to_are_skipped_within_a_frame(tmp_path):
+    import av
+
+    path = tmp_path / "bframes.mp4"             # x264 "medium": B-frames, sparse keyframes
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25, options={"preset": "medium", "g": "250", "bf": "3"})
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        for i in range(100):
+            img = np.full((48, 64, 3), (i * 7) % 256, np.uint8)
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    with av.open(str(path)) as c:
+        assert sum(p.is_keyframe for p in c.demux(video=0) if p.size) < 8     # too sparse to sample alone
+    with av.open(str(path)) as c:
+        all_pts = [f.pts for f in c.decode(video=0)]           # presentation order of a full decode
+    got = [all_pts.index(f.pts) for f in sample_video_frames(path, 8)]
+    ideal = np.linspace(0, len(all_pts) - 1, 8).round().astype(int)
+    assert max(abs(g - i) for g, i in zip(got, ideal)) <= 1 and got == sorted(got)

@@ -31,7 +31,7 @@ def default_vocabulary() -> list[str]:
 class ClipTagger(Tagger):
     name = "clip"
     modality = "visual"
-    version = 1
+    version = 2                     # 2: bilinear resize, keyframe / reference-frame sampling
 
     def __init__(self, model: str = "ViT-B-32", pretrained: str = "laion2b_s34b_b79k",
                  vocabulary: Optional[Sequence[str]] = None, frames: int = 8, device: str = "auto",

@@ -48,7 +48,7 @@ def package_weights() -> str:
 class ImagenetTagger(Tagger):
     name = "imagenet"
     modality = "visual"
-    version = 2                     # 2: bilinear resize, keyframe sampling on keyframe-dense streams
+    version = 2                     # 2: bilinear resize, keyframe / reference-frame sampling
     model_id = "efficientnet-lite0/imagenet-1k"
 
     def __init__(self, frames: int = 8, weights: Optional[str] = None, threads: int = 0, device: str = "auto",
