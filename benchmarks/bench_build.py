@@ -9,7 +9,7 @@ import os
 import tempfile
 import time
 
-from mmabench.builder.build import build
+from mmabench.pipeline.build import build
 
 
 def main() -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmabench.builder.build import build  # noqa: E402
-from mmabench.eval.adapters import Adapter, Response  # noqa: E402
+from mmabench.adapters import Adapter, Response  # noqa: E402
 from mmabench.eval.runner import evaluate, make_adapter  # noqa: E402
+from mmabench.pipeline.build import build  # noqa: E402
 
 
 class Instant(Adapter):

@@ -11,11 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from mmabench.builder.build import build
-from mmabench.builder.sources.demo import DEMO_DIR
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
 from mmabench.export.hf import export_hf
+from mmabench.pipeline.build import build
+from mmabench.sources.demo import DEMO_DIR
 
 
 def synthetic(home: Path, n_items: int) -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmabench.builder.build import ingest  # noqa: E402
-from mmabench.builder.curation import Curation  # noqa: E402
-from mmabench.builder.sources.audioset import read_segments  # noqa: E402
 from mmabench.config import BuildConfig, SourceConfig  # noqa: E402
 from mmabench.db.readonly import run_readonly  # noqa: E402
+from mmabench.pipeline.build import ingest  # noqa: E402
+from mmabench.sources.audioset import read_segments  # noqa: E402
+from mmabench.taxonomy.curation import Curation  # noqa: E402
 from tests.httpfaults import FaultServer  # noqa: E402
 from tests.mediagen import make_clip  # noqa: E402
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import ffmpeg
 import imageio_ffmpeg
 
-from mmabench.builder import media
-from mmabench.builder.sources.demo import DEMO_DIR
+from mmabench import media
+from mmabench.sources.demo import DEMO_DIR
 
 FF = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -56,8 +56,8 @@ def main() -> None:
         pairs["10 s 640x360"] = (tmp / "v10.mp4", tmp / "a10.mp4")
         print(f"{'clip':<18} {'stream copy (PyAV)':>19} {'re-encode 504x504':>18} {'speed-up':>9}")
         for name, (v, a) in pairs.items():
-            copy = timeit(lambda: media.swap_audio(v, a, tmp / "copy.mp4"), args.repeats)
-            enc = timeit(lambda: reencode_swap(v, a, tmp / "enc.mp4"), max(3, args.repeats // 3))
+            copy = timeit(lambda v=v, a=a: media.swap_audio(v, a, tmp / "copy.mp4"), args.repeats)
+            enc = timeit(lambda v=v, a=a: reencode_swap(v, a, tmp / "enc.mp4"), max(3, args.repeats // 3))
             print(f"{name:<18} {copy * 1e3:>16.1f} ms {enc * 1e3:>15.1f} ms {enc / copy:>8.1f}x")
 
 

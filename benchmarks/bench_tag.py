@@ -20,9 +20,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from mmabench.builder.sources.demo import DEMO_DIR
-from mmabench.builder.tagging import load_taggers, tag_files
 from mmabench.db.manifest import Manifest
+from mmabench.sources.demo import DEMO_DIR
+from mmabench.tagging.runner import load_taggers, tag_files
 
 
 def corpus(src: Path, dst: Path, repeat: int) -> dict[str, Path]:

@@ -22,7 +22,7 @@ class Registry(Generic[T]):
         self._entries: dict[str, tuple[Union[str, T], str | None]] = {}
 
     def register(self, name: str, target: Union[str, T, None] = None, *, extra: str | None = None):
-        """`register("demo", "mmabench.builder.sources.demo:DemoSource")` or use as a decorator."""
+        """`register("demo", "mmabench.sources.demo:DemoSource")` or use as a decorator."""
         if target is None:
             def deco(obj: T) -> T:
                 self._entries[name] = (obj, extra)
@@ -57,7 +57,7 @@ class Registry(Generic[T]):
 
 Factory = Callable[..., object]
 sources: Registry[Factory] = Registry("source")
-sources.register("demo", "mmabench.builder.sources.demo:DemoSource")
-sources.register("folder", "mmabench.builder.sources.folder:FolderSource")
-sources.register("audioset", "mmabench.builder.sources.audioset:AudioSetSource", extra="ingest")
-sources.register("list", "mmabench.builder.sources.listfile:ListSource", extra="ingest")
+sources.register("demo", "mmabench.sources.demo:DemoSource")
+sources.register("folder", "mmabench.sources.folder:FolderSource")
+sources.register("audioset", "mmabench.sources.audioset:AudioSetSource", extra="ingest")
+sources.register("list", "mmabench.sources.listfile:ListSource", extra="ingest")

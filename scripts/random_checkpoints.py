@@ -18,7 +18,7 @@ def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     torch.save(EfficientNet.from_name("efficientnet-lite0").state_dict(), out / "efficientnet-lite0-random.pth")
-    from mmabench.builder.ontology import default_ontology
+    from mmabench.taxonomy.ontology import default_ontology
     names = sorted(n["name"] for n in default_ontology().nodes.values())[:527]   # AudioSet-sized head
     cfg = ASTConfig(id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})  # AST-base
     ASTForAudioClassification(cfg).save_pretrained(out / "ast-random")

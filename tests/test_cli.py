@@ -99,7 +99,7 @@ def test_query_csv_and_json_and_refused_write(cwd):
 
 
 def test_folder_source(cwd):
-    for i, (lab, freq) in enumerate([("Dog", 300), ("Dog", 350), ("Cat", 900), ("Cat", 950)]):
+    for i, (_lab, freq) in enumerate([("Dog", 300), ("Dog", 350), ("Cat", 900), ("Cat", 950)]):
         make_clip(cwd / "clips" / f"c{i}.mp4", freq=freq)
     (cwd / "clips" / "broken.mp4").write_text("nope")
     with open(cwd / "labels.csv", "w", newline="") as f:
@@ -153,7 +153,7 @@ def test_ontology_stats_and_chart(cwd):
 
 def _mirror(root: Path, source):
     """Serve every clip the given AudioSet selection asks for from a loopback 'YouTube mirror'."""
-    from mmabench.builder.sources.audioset import AudioSetSource
+    from mmabench.sources.audioset import AudioSetSource
     specs = list(AudioSetSource(**source).specs())
     for i, s in enumerate(specs):
         make_clip(root / f"{s.source_ref}.mp4", seconds=s.end + 0.5, size=(96, 64), fps=10, gop=10,

@@ -14,8 +14,8 @@ import numpy as np
 from rich.console import Console
 from rich.progress import track
 
+from mmabench.adapters.base import Request
 from mmabench.db.manifest import Manifest
-from mmabench.eval.adapters.base import Request
 from mmabench.schema import Split
 
 BLOCKS = ("video", "audio", "text")

@@ -21,13 +21,13 @@ from typing import Any, Optional
 
 from sqlalchemy import select
 
-import mmabench
+from mmabench.adapters import Adapter, PermanentError, Request, TransientError, adapters
 from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import PredictionRow, RunRow, VariantRow
-from mmabench.eval.adapters import Adapter, PermanentError, Request, TransientError, adapters
 from mmabench.eval.scoring import is_abstention, parse_answer
 from mmabench.schema import Item, Split, derive_id
 from mmabench.schema.ids import canonical_json
+from mmabench.version import __version__
 
 
 @dataclass
@@ -43,7 +43,7 @@ class RunReport:
 
 def fingerprint(adapter: Adapter, item: Item, media_sha256: Optional[str]) -> str:
     payload = {"adapter": adapter.name, "model": adapter.model, "options": adapter.options(), "prompt": item.prompt,
-               "choices": item.options, "media": media_sha256, "mmabench": mmabench.__version__}
+               "choices": item.options, "media": media_sha256, "mmabench": __version__}
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
@@ -93,14 +93,14 @@ def evaluate(adapter: Adapter | str, manifest: Optional[Manifest] = None, *, spl
         adapter.prepare(items)
         run_id = derive_id("run", {"adapter": adapter.name, "model": adapter.model, "options": adapter.options(),
                                    "build": build, "split": Split(split).value, "limit": limit, "seed": seed,
-                                   "mmabench": mmabench.__version__,
+                                   "mmabench": __version__,
                                    "template": sorted({i.template_version for i in items})})
         report = RunReport(run_id)
         with m.session() as s, s.begin():
             upsert(s, RunRow.__table__, [dict(id=run_id, model=adapter.model, adapter=adapter.name,
                                               options=adapter.options(), build=build, split=Split(split).value,
                                               item_limit=limit, template_version=max((i.template_version for i in items), default=1),
-                                              package_version=mmabench.__version__, seed=seed, status="running",
+                                              package_version=__version__, seed=seed, status="running",
                                               counts={}, timings={})])
             media = {r.id: (r.path, r.sha256) for r in s.execute(select(VariantRow.id, VariantRow.path, VariantRow.sha256))}
             done = {r.item_id for r in s.execute(select(PredictionRow.item_id).where(

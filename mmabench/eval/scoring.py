@@ -12,7 +12,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-from mmabench.builder.items import NONE_OF_THE_ABOVE
+from mmabench.schema import NONE_OF_THE_ABOVE
 
 _PUNCT = re.compile(r"[^\w\s]|_")
 

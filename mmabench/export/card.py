@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
-import mmabench
 from mmabench.db.models import BuildRow
 from mmabench.export.rows import ExportRow
 from mmabench.schema import SPLIT_CONDITIONS, Split
+from mmabench.version import __version__
 
 
 class _NoAliases(yaml.SafeDumper):
@@ -21,7 +21,7 @@ class _NoAliases(yaml.SafeDumper):
 
 def write_card(out: Path, build: BuildRow, rows: list[ExportRow], configs: dict[str, int], embedded: bool,
                split_name: str = "test", sizes: dict[str, int] | None = None) -> Path:
-    from mmabench.export.hf import features
+    from mmabench.export.features import features
 
     feats = features()._to_yaml_list()
     sources = sorted({r.source for r in rows})
@@ -36,7 +36,7 @@ def write_card(out: Path, build: BuildRow, rows: list[ExportRow], configs: dict[
         "dataset_info": [{"config_name": c, "features": feats, "splits": [{"name": split_name, "num_bytes": (sizes or {}).get(c, 0), "num_examples": n}]}
                          for c, n in configs.items()],
         "mmabench": {"build": build.name, "config": build.config, "config_hash": build.config_hash,
-                     "versions": build.versions, "exported_with": mmabench.__version__, "media_embedded": embedded},
+                     "versions": build.versions, "exported_with": __version__, "media_embedded": embedded},
     }
     cond = Counter((r.condition, r.prompt_modality) for r in rows)
     classes = Counter(r.visual_class for r in rows if r.prompt_modality == "visual" and r.condition == "aligned")

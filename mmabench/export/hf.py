@@ -18,27 +18,16 @@ from typing import Optional
 from rich.console import Console
 from rich.progress import track
 
-import mmabench
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import BuildRow, ClipRow, DecisionRow, ItemRow, PredictionRow, RunRow, TagRow, VariantRow
+from mmabench.export.features import features
 from mmabench.export.rows import ExportRow, export_rows
 from mmabench.schema import SPLIT_CONDITIONS, Split
+from mmabench.version import __version__
 
 FILES_PER_DIR = 1000
 SPLIT_CONFIGS = ["conflict", "text", "unimodal", "full"]
 COPY_TABLES = [BuildRow, ClipRow, VariantRow, ItemRow, RunRow, PredictionRow, TagRow, DecisionRow]
-
-
-def features():
-    from datasets import Features, List, Value, Video
-
-    s = Value("string")
-    return Features({
-        "item_id": s, "build": s, "split": s, "condition": s, "prompt_modality": s, "prompt": s,
-        "options": List(s), "answer": s, "abstain_expected": Value("bool"), "template_version": Value("int32"),
-        "visual_class": s, "audio_class": s, "visual_mid": s, "audio_mid": s, "variant_id": s,
-        "video_clip_id": s, "audio_clip_id": s, "source": s, "video_source_ref": s, "audio_source_ref": s,
-        "recipe": s, "media_sha256": s, "video": Video(decode=False)})
 
 
 @dataclass
@@ -187,7 +176,7 @@ def import_hf(path_or_repo: str, *, home=None, db=None, config: Optional[str] = 
                     variants[r["variant_id"]] = dict(
                         id=r["variant_id"], condition=r["condition"], op=recipe["op"], op_version=recipe["op_version"],
                         video_clip_id=r["video_clip_id"], audio_clip_id=r["audio_clip_id"], recipe=recipe,
-                        tool_versions={"imported": mmabench.__version__}, path=rel, sha256=r["media_sha256"],
+                        tool_versions={"imported": __version__}, path=rel, sha256=r["media_sha256"],
                         bytes=dst.stat().st_size)
                 items.append(dict(id=r["item_id"], build=r["build"], variant_id=r["variant_id"], split=r["split"],
                                   condition=r["condition"], prompt_modality=r["prompt_modality"], prompt=r["prompt"],

@@ -11,11 +11,10 @@ from typing import Optional
 
 import numpy as np
 
-from mmabench.builder.items import NONE_OF_THE_ABOVE
-from mmabench.builder.media import load_audio, wav_bytes
 from mmabench.db.manifest import Manifest
 from mmabench.export.rows import export_rows
-from mmabench.schema import Split
+from mmabench.media import load_audio, wav_bytes
+from mmabench.schema import NONE_OF_THE_ABOVE, Split
 
 DEFAULT_CONDITIONS = ("aligned", "av_swap", "frames_zeroed")     # the study's tuning mix
 

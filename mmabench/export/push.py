@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from mmabench.builder.media import sha256_file
+from mmabench.media import sha256_file
 
 
 class PushError(RuntimeError):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+NONE_OF_THE_ABOVE = "None of the above"   # the abstain option every item offers (benchmark.md §3)
+
 
 class Condition(str, Enum):
     aligned = "aligned"

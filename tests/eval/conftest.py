@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from mmabench.builder.build import build
+from mmabench.pipeline.build import build
 
 
 @pytest.fixture(scope="session")

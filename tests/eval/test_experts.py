@@ -1,6 +1,6 @@
+from mmabench.db.manifest import Manifest
 from mmabench.eval.report import load_scores
 from mmabench.eval.runner import evaluate
-from mmabench.db.manifest import Manifest
 
 
 def test_experts_follow_the_prompted_modality_and_abstain_when_it_is_missing(demo_home):

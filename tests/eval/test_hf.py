@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from mmabench.builder.build import build
 from mmabench.config import BuildConfig
 from mmabench.db.readonly import run_readonly
 from mmabench.eval.attention import cohens_d, study, write
 from mmabench.eval.runner import evaluate, make_adapter
+from mmabench.pipeline.build import build
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
+from mmabench.adapters import Adapter, Response, adapters
+from mmabench.db.manifest import Manifest
 from mmabench.db.readonly import run_readonly
-from mmabench.eval.adapters import Adapter, Response, adapters
 from mmabench.eval.report import load_scores
 from mmabench.eval.runner import evaluate, make_adapter
-from mmabench.db.manifest import Manifest
 from tests.llmpeer import LLMPeer
 
 
@@ -88,8 +88,8 @@ def test_openai_compat_sends_the_right_media(demo_home):
 
 
 def test_audio_dropped_variant_sends_no_audio_and_text_only_sends_nothing(tmp_path):
-    from mmabench.builder.build import build
     from mmabench.config import BuildConfig
+    from mmabench.pipeline.build import build
     build("unimodal", BuildConfig(audio_removed_mode="drop"), home=tmp_path, progress=False)
     with LLMPeer() as peer:
         r = evaluate(make_adapter("openai-compat", "omni", base_url=peer.url + "/v1"), split="unimodal",

@@ -1,1 +1,0 @@
-"""Build pipeline: sources -> ingest -> synthesize -> itemize, meeting only in the manifest."""

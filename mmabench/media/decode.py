@@ -1,0 +1,123 @@
+"""Readers shared by taggers, model adapters and exporters: sampled frames, mono audio, WAV bytes."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import av
+import numpy as np
+
+# --- readers shared by taggers, model adapters and exporters -------------------------------------------------
+
+DECODE_THREADS = int(os.environ.get("MMABENCH_DECODE_THREADS", "1"))   # 0 = FFmpeg's default (auto)
+
+
+def sample_video_frames(path: str | Path, n: int) -> list:
+    """n evenly spaced decoded frames (av.VideoFrame), decoding no more than needed.
+
+    The packets are demuxed once (cheap, no decode). Where keyframes are dense enough that every sample
+    time has a keyframe within half a sample spacing, only those keyframes are decoded (intra-coded: no
+    reference chain). Otherwise one sequential decode that skips non-reference frames keeps the sampled
+    frames (or, failing that, a plain sequential decode): seeking per sample is
+    slower whenever keyframes are sparse (measured: 0.45 s for 8 seeks vs. 0.18 s for a full decode of a
+    10-s clip), and keeping every frame would hold the whole clip in memory."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        # one decoder thread: parallelism comes from decoding several clips at once, and FFmpeg's default
+        # (a thread per core, per decoder) oversubscribes a machine running many decode workers
+        v.codec_context.thread_count = DECODE_THREADS
+        packets = [p for p in c.demux(v) if p.size]
+        pts = sorted(p.pts for p in packets if p.pts is not None)
+        total = len(packets)
+        want = np.linspace(0, max(total - 1, 0), n).round().astype(int)
+        index = {t: i for i, t in enumerate(pts)}
+        dense = _dense_keyframes(packets, index, want, total / max(n, 1)) if len(pts) == total else None
+        if dense is not None:
+            keys, nearest = dense
+            frames = [f for p in keys for f in v.codec_context.decode(p)] + list(v.codec_context.decode(None))
+            by_pts = {f.pts: f for f in frames}
+            out = [by_pts[pts[i]] for i in nearest if pts[i] in by_pts]
+            if len(out) == n:
+                return out
+            v.codec_context.flush_buffers()
+        if len(pts) == total and total:
+            # frames nothing refers to (most B-frames) are not decoded; each sample takes the nearest decoded
+            # frame (measured: 35 -> 21 ms for 8 of 125 frames, at most one frame off)
+            v.codec_context.skip_frame = "NONREF"
+            best: list = [None] * n
+            for f in (f for p in packets + [None] for f in v.codec_context.decode(p)):
+                i = index.get(f.pts)
+                for k, w in enumerate(want if i is not None else ()):
+                    if best[k] is None or abs(i - w) < abs(index[best[k].pts] - w):
+                        best[k] = f
+            if all(f is not None and abs(index[f.pts] - w) <= 2 for f, w in zip(best, want)):
+                return best
+            v.codec_context.flush_buffers()
+            v.codec_context.skip_frame = "DEFAULT"
+        wanted, out, last = set(want.tolist()), [], None
+        frames = (f for p in packets + [None] for f in v.codec_context.decode(p))
+        for i, frame in enumerate(frames):
+            last = frame
+            if i in wanted:
+                out.append(frame)
+        while len(out) < n and last is not None:   # stream shorter than its header said
+            out.append(last)
+    return out[:n]
+
+
+def _dense_keyframes(packets: list, index: dict, want: np.ndarray, spacing: float) -> Optional[tuple]:
+    """(the keyframe packets nearest each wanted frame index, those frames' indices), or None when some
+    sample has no keyframe within half a spacing. `index`: pts -> presentation index."""
+    key_idx = np.array(sorted(index[p.pts] for p in packets if p.is_keyframe))
+    if len(key_idx) < len(set(want.tolist())):
+        return None
+    nearest = key_idx[np.abs(key_idx[None, :] - want[:, None]).argmin(axis=1)]
+    if np.abs(nearest - want).max() > spacing / 2:
+        return None
+    near = set(nearest.tolist())
+    chosen = {t for t, i in index.items() if i in near}
+    return [p for p in packets if p.is_keyframe and p.pts in chosen], nearest
+
+
+def load_audio(path: str | Path, rate: int = 16000) -> Optional[np.ndarray]:
+    """The first audio stream as mono float32 at `rate`; None when the file has no audio stream."""
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return None
+        decoded = list(c.decode(audio=0))
+    # resampling after the decode loop, not inside it: measured ~25% faster on 5-s AAC clips
+    r = av.AudioResampler(format="flt", layout="mono", rate=rate)
+    chunks = [f.to_ndarray().reshape(-1) for fr in decoded for f in r.resample(fr)]
+    chunks += [f.to_ndarray().reshape(-1) for f in r.resample(None)]
+    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+
+
+def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:
+    """16-bit mono WAV."""
+    import io
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def sample_frames(path: str | Path, n: int = 8, size: int = 224) -> np.ndarray:
+    """n evenly spaced frames as (n, size, size, 3) uint8, centre-cropped after a short-side resize."""
+    return np.stack([crop_frame(f, size) for f in sample_video_frames(path, n)])
+
+
+def crop_frame(frame: av.VideoFrame, size: int) -> np.ndarray:
+    """Short side resized to `size` (bilinear), then the centre size x size square, as RGB uint8."""
+    w, h = frame.width, frame.height
+    scale = size / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    # bilinear: half the cost of swscale's default (bicubic) and what torchvision's Resize uses
+    img = frame.reformat(width=nw, height=nh, format="rgb24", interpolation="BILINEAR").to_ndarray()
+    y, x = (nh - size) // 2, (nw - size) // 2
+    return img[y:y + size, x:x + size]

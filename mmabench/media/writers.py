@@ -1,0 +1,181 @@
+"""Writers: each takes input paths and an output path, returns facts, and writes atomically.
+
+Stream copy wherever the container allows (aligned, av_swap, audio_removed video); re-encoding only for
+black frames, digital silence and the study's preprocessing (`normalize`)."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Optional
+
+import av
+import numpy as np
+
+from mmabench.media.files import MUX_OPTIONS, MediaError, atomic_output
+from mmabench.media.probe import _end, _times
+from mmabench.schema import ClipStatus
+
+# --- writers: each takes input paths and an output path, returns facts, writes atomically ------------------
+
+class _Input:
+    """One open input: its first video/audio stream and their packets (demuxed once, no decode).
+    Times are floats computed with a float time base: Fraction arithmetic per packet costs more than the mux."""
+
+    def __init__(self, path: str | Path):
+        self.container = av.open(str(path))
+        self._cache: dict[str, list] = {}
+
+    def stream(self, kind: str):
+        return getattr(self.container.streams, kind)[0]
+
+    def packets(self, kind: str) -> list:
+        if kind not in self._cache:
+            for k in ("video", "audio"):
+                self._cache.setdefault(k, [])
+            wanted = [s for s in (self.container.streams.video[:1] + self.container.streams.audio[:1])]
+            for p in self.container.demux(wanted):
+                if p.dts is not None and p.size:
+                    self._cache[p.stream.type].append(p)
+        return self._cache[kind]
+
+    def __enter__(self) -> "_Input":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.container.close()
+
+
+def _mux(dst: Path, tracks: list[tuple]) -> None:
+    """tracks: (template stream, packets). Packets are interleaved by dts, then muxed by stream copy."""
+    with atomic_output(dst) as tmp:
+        with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
+            _interleave(out, [(out.add_stream_from_template(tpl), pkts) for tpl, pkts in tracks])
+
+
+def remux(src: str | Path, dst: str | Path, start: Optional[float] = None, end: Optional[float] = None) -> None:
+    """Stream-copy both streams, optionally keeping [start, end) (cut on the packet grid; video starts at the
+    keyframe at or before `start`, so nothing is re-encoded)."""
+    with _Input(src) as inp:
+        vp, ap = inp.packets("video"), inp.packets("audio")
+        if start is not None or end is not None:
+            lo, hi = start or 0.0, end if end is not None else float("inf")
+            keys = [t for t, p in zip(_times(vp, "pts"), vp) if p.is_keyframe and t <= lo]
+            lo = max(keys) if keys else 0.0
+            vp = [p for t, p in zip(_times(vp, "pts"), vp) if lo <= t < hi]
+            ap = [p for t, p in zip(_times(ap, "pts"), ap) if lo <= t < hi]
+            for pkts in (vp, ap):
+                shift = pkts[0].pts if pkts else 0
+                for p in pkts:
+                    p.pts -= shift
+                    p.dts -= shift
+        _mux(Path(dst), [(inp.stream("video"), vp), (inp.stream("audio"), ap)])
+
+
+def swap_audio(video_src: str | Path, audio_src: str | Path, dst: str | Path) -> dict:
+    """Frames of `video_src` with the soundtrack of `audio_src`, trimmed to the video's length; stream copy."""
+    with _Input(video_src) as vin, _Input(audio_src) as ain:
+        vp = vin.packets("video")
+        video_end = _end(vp)
+        aps = ain.packets("audio")
+        ap = [p for t, p in zip(_times(aps, "pts"), aps) if t < video_end]
+        _mux(Path(dst), [(vin.stream("video"), vp), (ain.stream("audio"), ap)])
+        return {"video_s": round(video_end, 3), "audio_s": round(_end(ap), 3)}
+
+
+def remove_audio(src: str | Path, dst: str | Path, mode: str = "silence") -> dict:
+    """Video stream copied; audio replaced by digital silence of the original track's length and format
+    (mode="silence") or dropped (mode="drop")."""
+    if mode not in ("silence", "drop"):
+        raise ValueError(f"audio_removed mode must be 'silence' or 'drop', not {mode!r}")
+    with _Input(src) as inp:
+        vt, vp = inp.stream("video"), inp.packets("video")
+        if mode == "drop":
+            _mux(Path(dst), [(vt, vp)])
+            return {"audio": "dropped"}
+        a = inp.stream("audio")
+        rate, layout = a.codec_context.sample_rate, a.codec_context.layout.name
+        seconds = _end(inp.packets("audio"))
+        with atomic_output(dst) as tmp:
+            with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
+                ov = out.add_stream_from_template(vt)
+                oa = out.add_stream("aac", rate=rate, layout=layout)
+                channels = oa.codec_context.layout.nb_channels
+                encoded = []
+                total, n = int(round(seconds * rate)), 1024
+                for i in range(0, total, n):
+                    frame = av.AudioFrame.from_ndarray(np.zeros((channels, min(n, total - i)), np.float32),
+                                                       format="fltp", layout=layout)
+                    frame.sample_rate, frame.pts, frame.time_base = rate, i, Fraction(1, rate)
+                    encoded += oa.encode(frame)
+                encoded += oa.encode(None)
+                _interleave(out, [(ov, vp), (oa, encoded)])
+        return {"audio": "silence", "seconds": round(seconds, 3), "sample_rate": rate, "layout": layout,
+                "source_codec": a.codec_context.name}
+
+
+def zero_frames(src: str | Path, dst: str | Path, crf: int = 18) -> dict:
+    """Black frames with the source's size, rate, count and timestamps (H.264); audio stream copied.
+
+    Reads only video packet timestamps — nothing of the source video is decoded."""
+    with _Input(src) as inp:
+        v = inp.stream("video")
+        w, h, tb = v.codec_context.width, v.codec_context.height, v.time_base
+        rate = v.average_rate or Fraction(25)
+        pts = sorted(p.pts for p in inp.packets("video") if p.pts is not None)
+        black = av.VideoFrame.from_ndarray(np.zeros((h, w, 3), np.uint8), format="rgb24").reformat(format="yuv420p")
+        with atomic_output(dst) as tmp:
+            with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
+                # one x264 thread: threaded encodes may differ byte for byte across machines and load, and
+                # a variant must re-render to the same sha256 from its recipe (black frames cost ~nothing)
+                ov = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast", "threads": "1"})
+                ov.codec_context.thread_count = 1
+                ov.width, ov.height, ov.pix_fmt, ov.time_base = w, h, "yuv420p", tb
+                ov.codec_context.time_base = tb
+                oa = out.add_stream_from_template(inp.stream("audio"))
+                encoded = []
+                for t in pts:
+                    frame = black.reformat()  # a fresh frame per timestamp; the encoder may keep references
+                    frame.pts, frame.time_base = t, tb
+                    encoded += ov.encode(frame)
+                encoded += ov.encode(None)
+                _interleave(out, [(ov, encoded), (oa, inp.packets("audio"))])
+        return {"frames": len(pts), "width": w, "height": h, "fps": float(rate), "codec": "libx264", "crf": crf,
+                "threads": 1}
+
+
+def _interleave(out, tracks: list[tuple]) -> None:
+    """Mux (output stream, packets) tracks in dts order; packets are re-pointed at their output stream."""
+    merged = [(t, i, k, p) for i, (_, pkts) in enumerate(tracks) for k, (t, p) in enumerate(zip(_times(pkts), pkts))]
+    for _, i, _, p in sorted(merged, key=lambda x: x[:3]):
+        p.stream = tracks[i][0]
+        out.mux(p)
+
+
+# --- re-encoding: the study's preprocessing (the one place a clip is transcoded) ---------------------------
+
+NORMALIZE_RECIPE = {"crop": "centre square", "max_seconds": 10.0, "vcodec": "libx264", "preset": "veryfast",
+                    "crf": 18, "pix_fmt": "yuv420p", "acodec": "aac", "audio_bitrate": "128k"}
+
+
+def normalize(src: str | Path, dst: str | Path, size: int = 504, start: Optional[float] = None,
+              end: Optional[float] = None) -> None:
+    """Centre-crop to a square, scale to size x size, keep the first 10 s (of [start, end)), H.264 + AAC.
+
+    An ffmpeg filter graph (ffmpeg-python over the imageio-ffmpeg binary): this is a real transcode, where a
+    process per clip costs nothing next to the encode."""
+    import ffmpeg
+    import imageio_ffmpeg
+
+    r = NORMALIZE_RECIPE
+    seconds = r["max_seconds"] if end is None else min(r["max_seconds"], end - (start or 0.0))
+    inp = ffmpeg.input(str(src), **({"ss": start} if start else {}))
+    v = inp.video.filter("crop", "min(iw,ih)", "min(iw,ih)").filter("scale", size, size).filter("setsar", 1)
+    with atomic_output(dst) as tmp:
+        try:
+            (ffmpeg.output(v, inp.audio, str(tmp), t=seconds, vcodec=r["vcodec"], preset=r["preset"], crf=r["crf"],
+                           pix_fmt=r["pix_fmt"], acodec=r["acodec"], audio_bitrate=r["audio_bitrate"],
+                           movflags="+faststart", format="mp4")
+             .overwrite_output().run(cmd=imageio_ffmpeg.get_ffmpeg_exe(), quiet=True))
+        except ffmpeg.Error as e:
+            tail = (e.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or ["ffmpeg failed"]
+            raise MediaError(ClipStatus.error, f"normalise failed: {tail[0]}") from e

@@ -1,0 +1,1 @@
+"""Build orchestration: stages (plan / run / commit), the local executor, `build()`, `verify()`."""

@@ -1,0 +1,96 @@
+"""Stage runner: a stage is plan() -> units, run(unit) -> result (pure of the DB), commit(results).
+
+The executor only calls `run`, in parallel; results are committed in small batches as they arrive, so a
+killed build keeps everything finished before the kill and a re-run's plan() skips it.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Callable, Generic, Iterator, Optional, Sequence, TypeVar
+
+from rich.progress import Progress
+
+from mmabench.logs import get_logger, make_progress  # noqa: F401  (make_progress re-exported for stage code)
+
+log = get_logger(__name__)
+
+U = TypeVar("U")
+R = TypeVar("R")
+COMMIT_EVERY, COMMIT_SECONDS = 32, 2.0
+
+
+@dataclass
+class Stage(Generic[U, R]):
+    name: str
+    plan: Callable[[], Sequence[U]]
+    run: Callable[[U], R]
+    commit: Callable[[list[R]], None]
+    failed: Callable[[R], bool] = lambda r: False
+    workers: Optional[int] = None      # override the executor's width (e.g. download concurrency)
+
+
+@dataclass
+class StageReport:
+    name: str
+    planned: int = 0
+    done: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+
+class LocalExecutor:
+    """Threads: PyAV and the codecs release the GIL, and media work here is I/O and native code."""
+
+    def __init__(self, workers: int = 2):
+        self.workers = max(1, workers)
+
+    def imap_unordered(self, fn: Callable[[U], R], units: Sequence[U]) -> Iterator[R]:
+        if self.workers == 1:
+            yield from map(fn, units)
+            return
+        with ThreadPoolExecutor(self.workers) as pool:
+            pending: set[Future] = set()
+            it = iter(units)
+            for u in it:  # bounded in-flight window keeps memory flat on huge plans
+                pending.add(pool.submit(fn, u))
+                if len(pending) >= self.workers * 4:
+                    break
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield f.result()
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(fn, nxt))
+
+
+def run_stage(stage: Stage, executor: LocalExecutor, progress: Progress) -> StageReport:
+    t0 = time.perf_counter()
+    units = stage.plan()
+    report = StageReport(stage.name, planned=len(units))
+    task = progress.add_task(stage.name, total=len(units))
+    batch: list = []
+    last = time.monotonic()
+    if stage.workers:
+        executor = LocalExecutor(stage.workers)
+    for result in executor.imap_unordered(stage.run, units):
+        batch.append(result)
+        report.done += 1
+        if stage.failed(result):
+            report.failed += 1
+            log.warning("stage %s: a unit failed: %s", stage.name, str(result)[:300], extra={"stage": stage.name})
+        progress.advance(task)
+        if len(batch) >= COMMIT_EVERY or time.monotonic() - last > COMMIT_SECONDS:
+            stage.commit(batch)
+            batch, last = [], time.monotonic()
+    if batch:
+        stage.commit(batch)
+    progress.update(task, completed=len(units))
+    report.seconds = time.perf_counter() - t0
+    log.info("stage %s: %d planned, %d done, %d failed in %.2f s", stage.name, report.planned, report.done,
+             report.failed, report.seconds, extra={"stage": stage.name, "planned": report.planned,
+                                                   "done": report.done, "failed": report.failed,
+                                                   "seconds": round(report.seconds, 3)})
+    return report
