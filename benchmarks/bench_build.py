@@ -1,7 +1,8 @@
 """Demo build wall time: cold `conflict`, no-op re-run, then `full` on top (default workers).
 
-    python benchmarks/bench_build.py [--workers N]
+python benchmarks/bench_build.py [--workers N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,11 @@ def main() -> None:
     args = ap.parse_args()
     print(f"cores: {os.cpu_count()}, workers: {args.workers or 'default'}")
     with tempfile.TemporaryDirectory() as home:
-        for label, split in (("conflict (cold)", "conflict"), ("conflict (re-run)", "conflict"),
-                             ("full (on top)", "full")):
+        for label, split in (
+            ("conflict (cold)", "conflict"),
+            ("conflict (re-run)", "conflict"),
+            ("full (on top)", "full"),
+        ):
             t = time.perf_counter()
             r = build(split, home=home, workers=args.workers, progress=False)
             wall = time.perf_counter() - t

@@ -3,6 +3,7 @@
 
     python benchmarks/bench_swap.py [--repeats 15]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,18 +22,38 @@ FF = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def reencode_swap(video: Path, audio: Path, dst: Path, size: int = 504) -> None:
-    v = (ffmpeg.input(str(video)).video
-         .filter("scale", size, size, force_original_aspect_ratio="increase").filter("crop", size, size))
+    v = (
+        ffmpeg.input(str(video))
+        .video.filter("scale", size, size, force_original_aspect_ratio="increase")
+        .filter("crop", size, size)
+    )
     a = ffmpeg.input(str(audio)).audio
-    (ffmpeg.output(v, a, str(dst), vcodec="libx264", preset="veryfast", crf=18, acodec="aac", audio_bitrate="128k",
-                   shortest=None, pix_fmt="yuv420p").overwrite_output().run(cmd=FF, quiet=True))
+    (
+        ffmpeg.output(
+            v,
+            a,
+            str(dst),
+            vcodec="libx264",
+            preset="veryfast",
+            crf=18,
+            acodec="aac",
+            audio_bitrate="128k",
+            shortest=None,
+            pix_fmt="yuv420p",
+        )
+        .overwrite_output()
+        .run(cmd=FF, quiet=True)
+    )
 
 
 def make_study_like(src: Path, dst: Path) -> None:
     """A 10-s 640x360 clip (AudioSet-like) from real demo footage: loop + upscale, default x264 GOP."""
-    (ffmpeg.input(str(src), stream_loop=1).output(str(dst), t=10, vf="scale=640:360", vcodec="libx264",
-                                                  acodec="aac", audio_bitrate="128k")
-     .overwrite_output().run(cmd=FF, quiet=True))
+    (
+        ffmpeg.input(str(src), stream_loop=1)
+        .output(str(dst), t=10, vf="scale=640:360", vcodec="libx264", acodec="aac", audio_bitrate="128k")
+        .overwrite_output()
+        .run(cmd=FF, quiet=True)
+    )
 
 
 def timeit(fn, repeats: int) -> float:

@@ -1,4 +1,5 @@
 """Settings (where things live) and BuildConfig (what a build makes; its hash guards against drift)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -32,27 +33,28 @@ def db_url(db: str | None = None, home: str | Path | None = None) -> str:
 class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "demo"
-    options: dict[str, Any] = Field(default_factory=dict)   # e.g. folder: {"root": ..., "labels": ...}
+    options: dict[str, Any] = Field(default_factory=dict)  # e.g. folder: {"root": ..., "labels": ...}
     # How to fetch, not what: retries, timeouts, rate, cookies, proxy. Not hashed, not stored.
     runtime: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
 
 class BuildConfig(BaseModel):
     """Everything that decides the *content* of a build. Paths and worker counts are not part of it."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = "default"
     seed: int = 0
     sources: list[SourceConfig] = Field(default_factory=lambda: [SourceConfig()])
-    classes: Optional[list[str]] = None          # restrict to these labels; None = all the sources offer
-    per_class: Optional[int] = None              # cap clips per class (first by clip id, stable)
-    min_duration: float = 1.0                    # shorter clips are rejected as too_short
-    silence_dbfs: float = -60.0                  # peak below this = silent clip
-    shuffle_options: bool = False                # option order per item: fixed (sorted) or seeded shuffle
-    long_context_chars: int = 10_000             # letters in the long_context distractor
-    audio_removed_mode: str = "silence"          # "silence" (digital silence, equal length) or "drop"
+    classes: Optional[list[str]] = None  # restrict to these labels; None = all the sources offer
+    per_class: Optional[int] = None  # cap clips per class (first by clip id, stable)
+    min_duration: float = 1.0  # shorter clips are rejected as too_short
+    silence_dbfs: float = -60.0  # peak below this = silent clip
+    shuffle_options: bool = False  # option order per item: fixed (sorted) or seeded shuffle
+    long_context_chars: int = 10_000  # letters in the long_context distractor
+    audio_removed_mode: str = "silence"  # "silence" (digital silence, equal length) or "drop"
     template_version: int = 1
-    normalize: Optional[int] = None              # study preprocessing: centre square crop, NxN, first 10 s, H.264+AAC
-    filter: Optional[dict[str, Any]] = None      # stage-2 consistency filter (FilterConfig fields); None = off
+    normalize: Optional[int] = None  # study preprocessing: centre square crop, NxN, first 10 s, H.264+AAC
+    filter: Optional[dict[str, Any]] = None  # stage-2 consistency filter (FilterConfig fields); None = off
 
     def content_hash(self) -> str:
         data = self.model_dump(mode="json")

@@ -4,6 +4,7 @@ People get rich's handler on stderr; machines get one JSON object per line (`--l
 from `--log-level` or `MMABENCH_LOG` (default WARNING, so a normal run prints only its own summary).
 Stages log what a long run needs afterwards: what was skipped and why, retries, timings.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,12 @@ class JsonFormatter(logging.Formatter):
     _plain = set(vars(logging.makeLogRecord({})))
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
-               "msg": record.getMessage()}
+        out = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         out.update({k: v for k, v in vars(record).items() if k not in self._plain and not k.startswith("_")})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
@@ -74,6 +79,13 @@ class timed:
 
 
 def make_progress(enabled: bool, console: Optional[Console] = None) -> Progress:
-    return Progress(TextColumn("[bold]{task.description:<11}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=console or Console(stderr=True),
-                    disable=not enabled, transient=False)
+    return Progress(
+        TextColumn("[bold]{task.description:<11}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console or Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )

@@ -1,4 +1,5 @@
 """Small plotting helpers (matplotlib, headless). Installed with the `report` extra."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 def bar_chart(values: dict[str, float], path: str | Path, *, title: str = "", xlabel: str = "") -> Path:
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as e:

@@ -3,6 +3,7 @@
 Entries are registered as "module:attr" strings so nothing heavy is imported until it is used; a failed
 import names the extra to install, and an unknown name gets a did-you-mean.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -24,9 +25,11 @@ class Registry(Generic[T]):
     def register(self, name: str, target: Union[str, T, None] = None, *, extra: str | None = None):
         """`register("demo", "mmabench.sources.demo:DemoSource")` or use as a decorator."""
         if target is None:
+
             def deco(obj: T) -> T:
                 self._entries[name] = (obj, extra)
                 return obj
+
             return deco
         self._entries[name] = (target, extra)
         return target

@@ -1,4 +1,5 @@
 """The installed version, from the package metadata (a leaf: importing it imports nothing of ours)."""
+
 from importlib.metadata import PackageNotFoundError, version
 
 try:

@@ -4,6 +4,7 @@ Their scores are noise — use them to time the pipeline, never to report result
 
     python scripts/random_checkpoints.py OUT_DIR    # -> OUT_DIR/efficientnet-lite0-random.pth, OUT_DIR/ast-random/
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,7 +20,8 @@ def main(out: Path) -> None:
     torch.manual_seed(0)
     torch.save(EfficientNet.from_name("efficientnet-lite0").state_dict(), out / "efficientnet-lite0-random.pth")
     from mmabench.taxonomy.ontology import default_ontology
-    names = sorted(n["name"] for n in default_ontology().nodes.values())[:527]   # AudioSet-sized head
+
+    names = sorted(n["name"] for n in default_ontology().nodes.values())[:527]  # AudioSet-sized head
     cfg = ASTConfig(id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})  # AST-base
     ASTForAudioClassification(cfg).save_pretrained(out / "ast-random")
     ASTFeatureExtractor().save_pretrained(out / "ast-random")

@@ -6,6 +6,7 @@
 Run it after a dependency update (onnxruntime, numpy, PyAV): a drift means thresholds tuned on the old
 scores may no longer hold. The test suite runs the same comparison (tests/tagging/test_golden.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "golden_scores.json"
 SOUNDS = ROOT / "tests" / "data" / "sounds"
-DEMO_LABELS = {"cat": "Cat", "horse": "Horse", "speech": "Speech", "camera": "Camera", "explosion": "Explosion",
-               "music": "Music"}
+DEMO_LABELS = {
+    "cat": "Cat",
+    "horse": "Horse",
+    "speech": "Speech",
+    "camera": "Camera",
+    "explosion": "Explosion",
+    "music": "Music",
+}
 SOUND_LABELS = {"dog": "Dog", "cow": "Cattle, bovinae", "rooster": "Fowl"}
 
 

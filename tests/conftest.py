@@ -1,4 +1,5 @@
 """Shared fixtures: a real PostgreSQL server for the session, tiny real media generated per test."""
+
 from __future__ import annotations
 
 import os
@@ -47,11 +48,25 @@ def pg_server():
         shutil.chown(base, "postgres", "postgres")
         as_pg = ["runuser", "-u", "postgres", "--"]
     data = base / "data"
-    subprocess.run([*as_pg, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_pg, pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-o",
-                    f"-k {base} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_pg, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"], check=True, capture_output=True
+    )
+    subprocess.run(
+        [
+            *as_pg,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(base / "log"),
+            "-w",
+            "-o",
+            f"-k {base} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
@@ -85,4 +100,5 @@ def db_url(request, tmp_path):
 def clip_factory(tmp_path):
     def make(name: str, **kw) -> Path:
         return make_clip(tmp_path / "media" / name, **kw)
+
     return make

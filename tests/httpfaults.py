@@ -1,5 +1,6 @@
 """A loopback HTTP server for ingest tests: serves real mp4s with or without Range support and injects
 faults per YTID (404, N x 500 then success, N x 429, slow, truncated body)."""
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,7 @@ class FaultServer(Loopback):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True   # headers and body go out as separate writes
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
 
             def log_message(self, *args):  # quiet
                 pass
@@ -53,7 +54,7 @@ class FaultServer(Loopback):
                     start = int(r.group(1) or 0)
                     end = min(int(r.group(2)) if r.group(2) else end, len(data) - 1)
                     code = 206
-                body = data[start:end + 1]
+                body = data[start : end + 1]
                 self.send_response(code)
                 self.send_header("Content-Type", "video/mp4")
                 self.send_header("Content-Length", str(len(body)))
@@ -64,7 +65,7 @@ class FaultServer(Loopback):
                 self.end_headers()
                 if head:
                     return
-                if fault == "trunc":   # promise the whole body, send a third, hang up
+                if fault == "trunc":  # promise the whole body, send a third, hang up
                     body = body[: len(body) // 3]
                     self.close_connection = True
                 try:

@@ -1,6 +1,7 @@
 """A loopback stand-in for the Hugging Face Hub's upload API (whoami, repo create, tree, preupload, LFS
 batch + PUT, commit), enough for the real `huggingface_hub` client; it records every call and can fail
 the Nth commit to test resumption."""
+
 from __future__ import annotations
 
 import base64
@@ -17,7 +18,7 @@ class HubPeer(Loopback):
     def __init__(self, token: str = "hf_test", fail_commit: int | None = None):
         self.token, self.fail_commit = token, fail_commit
         self.calls: list[tuple[str, str]] = []
-        self.files: dict[str, dict] = {}       # path -> {"sha256", "size", "lfs"}
+        self.files: dict[str, dict] = {}  # path -> {"sha256", "size", "lfs"}
         self.lfs: dict[str, bytes] = {}
         self.commits = 0
         self.lock = threading.Lock()
@@ -54,11 +55,22 @@ class HubPeer(Loopback):
                 if not self.authed():
                     return
                 if path == "/api/whoami-v2":
-                    return self.send(200, {"type": "user", "name": "tester", "auth": {"accessToken": {"role": "write"}}})
+                    return self.send(
+                        200, {"type": "user", "name": "tester", "auth": {"accessToken": {"role": "write"}}}
+                    )
                 if re.match(r"/api/datasets/.+/tree/", path):
-                    entries = [{"type": "file", "path": p, "oid": f["blob_id"], "size": f["size"],
-                                **({"lfs": {"oid": f["sha256"], "size": f["size"], "pointerSize": 130}} if f["lfs"] else {})}
-                               for p, f in sorted(peer.files.items())]
+                    entries = [
+                        {
+                            "type": "file",
+                            "path": p,
+                            "oid": f["blob_id"],
+                            "size": f["size"],
+                            **(
+                                {"lfs": {"oid": f["sha256"], "size": f["size"], "pointerSize": 130}} if f["lfs"] else {}
+                            ),
+                        }
+                        for p, f in sorted(peer.files.items())
+                    ]
                     return self.send(200, entries)
                 return self.send(404, {"error": "not found"})
 
@@ -74,16 +86,40 @@ class HubPeer(Loopback):
                 if path == "/api/repos/create":
                     body = json.loads(data)
                     port = self.server.server_address[1]
-                    return self.send(200, {"url": f"http://127.0.0.1:{port}/datasets/{body.get('organization', 'org')}/{body['name']}"})
+                    return self.send(
+                        200,
+                        {"url": f"http://127.0.0.1:{port}/datasets/{body.get('organization', 'org')}/{body['name']}"},
+                    )
                 if re.match(r"/api/datasets/.+/preupload/", path):
                     files = json.loads(data)["files"]
-                    return self.send(200, {"files": [{"path": f["path"], "uploadMode": "lfs" if f["size"] > 1024 else "regular",
-                                                      "shouldIgnore": False} for f in files]})
+                    return self.send(
+                        200,
+                        {
+                            "files": [
+                                {
+                                    "path": f["path"],
+                                    "uploadMode": "lfs" if f["size"] > 1024 else "regular",
+                                    "shouldIgnore": False,
+                                }
+                                for f in files
+                            ]
+                        },
+                    )
                 if path.endswith(".git/info/lfs/objects/batch"):
                     objs = json.loads(data)["objects"]
                     port = self.server.server_address[1]
-                    out = [{"oid": o["oid"], "size": o["size"], **({} if o["oid"] in peer.lfs else {
-                        "actions": {"upload": {"href": f"http://127.0.0.1:{port}/lfs-upload/{o['oid']}"}}})} for o in objs]
+                    out = [
+                        {
+                            "oid": o["oid"],
+                            "size": o["size"],
+                            **(
+                                {}
+                                if o["oid"] in peer.lfs
+                                else {"actions": {"upload": {"href": f"http://127.0.0.1:{port}/lfs-upload/{o['oid']}"}}}
+                            ),
+                        }
+                        for o in objs
+                    ]
                     return self.send(200, {"transfer": "basic", "objects": out})
                 if re.match(r"/api/datasets/.+/commit/", path):
                     with peer.lock:
@@ -100,14 +136,24 @@ class HubPeer(Loopback):
                             self.store(v["path"], peer.lfs[v["oid"]], lfs=True)
                     repo = re.match(r"/api/datasets/(.+)/commit/", path).group(1)
                     port = self.server.server_address[1]
-                    return self.send(200, {"commitUrl": f"http://127.0.0.1:{port}/datasets/{repo}/commit/{peer.commits:040x}",
-                                           "commitOid": f"{peer.commits:040x}", "pullRequestUrl": None})
+                    return self.send(
+                        200,
+                        {
+                            "commitUrl": f"http://127.0.0.1:{port}/datasets/{repo}/commit/{peer.commits:040x}",
+                            "commitOid": f"{peer.commits:040x}",
+                            "pullRequestUrl": None,
+                        },
+                    )
                 return self.send(404, {"error": "not found"})
 
             def store(self, path: str, content: bytes, lfs: bool):
                 with peer.lock:
-                    peer.files[path] = {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content), "lfs": lfs,
-                                        "blob_id": hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()}
+                    peer.files[path] = {
+                        "sha256": hashlib.sha256(content).hexdigest(),
+                        "size": len(content),
+                        "lfs": lfs,
+                        "blob_id": hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest(),
+                    }
 
             def do_PUT(self):
                 path = self.path.split("?")[0]

@@ -1,6 +1,7 @@
 """A loopback test peer speaking OpenAI chat-completions and Gemini generateContent. It answers
 deterministically from the request, records what it received (image parts, decoded audio), and injects
 faults (429, 500, slow, empty) from a per-call schedule."""
+
 from __future__ import annotations
 
 import base64
@@ -37,14 +38,16 @@ def wav_peak(b64: str) -> float:
 class LLMPeer(Loopback):
     def __init__(self, latency: float = 0.0, faults: list[str] | None = None, answer=None, inspect: bool = True):
         self.latency, self.faults, self.inspect = latency, list(faults or []), inspect
-        self.answer = answer or (lambda prompt, opts: opts[int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % len(opts)])
+        self.answer = answer or (
+            lambda prompt, opts: opts[int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % len(opts)]
+        )
         self.calls: list[dict] = []
         self.lock = threading.Lock()
         peer = self
 
         class H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True   # headers and body go out as separate writes
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
 
             def log_message(self, *a):
                 pass
@@ -62,26 +65,45 @@ class LLMPeer(Loopback):
                 if self.path.endswith("/chat/completions"):
                     parts = body["messages"][0]["content"]
                     prompt = next(p["text"] for p in parts if p["type"] == "text")
-                    rec = {"api": "openai", "prompt": prompt, "images": sum(p["type"] == "image_url" for p in parts),
-                           "video": sum(p["type"] == "video_url" for p in parts),
-                           "audio_peak": [wav_peak(p["input_audio"]["data"]) if peer.inspect else None
-                                          for p in parts if p["type"] == "input_audio"]}
+                    rec = {
+                        "api": "openai",
+                        "prompt": prompt,
+                        "images": sum(p["type"] == "image_url" for p in parts),
+                        "video": sum(p["type"] == "video_url" for p in parts),
+                        "audio_peak": [
+                            wav_peak(p["input_audio"]["data"]) if peer.inspect else None
+                            for p in parts
+                            if p["type"] == "input_audio"
+                        ],
+                    }
                     text = "" if fault == "empty" else f"{peer.answer(prompt, options_of(prompt))}."
-                    out = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": text}}],
-                           "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": 2, "total_tokens": 0}}
-                else:   # gemini generateContent
+                    out = {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                        ],
+                        "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": 2, "total_tokens": 0},
+                    }
+                else:  # gemini generateContent
                     parts = body["contents"][0]["parts"]
                     prompt = next(p["text"] for p in parts if "text" in p)
                     inline = [p.get("inlineData") or p.get("inline_data") for p in parts if "text" not in p]
-                    rec = {"api": "gemini", "prompt": prompt, "videos": [i["mimeType" if "mimeType" in i else "mime_type"]
-                                                                        for i in inline],
-                           "video_sha": [hashlib.sha256(b64(i["data"])).hexdigest() for i in inline]}
+                    rec = {
+                        "api": "gemini",
+                        "prompt": prompt,
+                        "videos": [i["mimeType" if "mimeType" in i else "mime_type"] for i in inline],
+                        "video_sha": [hashlib.sha256(b64(i["data"])).hexdigest() for i in inline],
+                    }
                     text = "" if fault == "empty" else peer.answer(prompt, options_of(prompt))
-                    out = {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
-                                           "finishReason": "STOP"}],
-                           "usageMetadata": {"promptTokenCount": 7, "candidatesTokenCount": 1}}
+                    out = {
+                        "candidates": [
+                            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}
+                        ],
+                        "usageMetadata": {"promptTokenCount": 7, "candidatesTokenCount": 1},
+                    }
                 with peer.lock:
                     peer.calls.append(rec)
                 self.send(200, out)
@@ -100,8 +122,9 @@ class LLMPeer(Loopback):
         self._serve(H)
 
 
-if __name__ == "__main__":   # run standalone for manual checks / the benchmark: python -m tests.llmpeer 0.1
+if __name__ == "__main__":  # run standalone for manual checks / the benchmark: python -m tests.llmpeer 0.1
     import sys
+
     with LLMPeer(latency=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0, inspect=False) as p:
         print(p.url, flush=True)
         threading.Event().wait()

@@ -1,5 +1,6 @@
 """The lifecycle every loopback test server shares: a threaded HTTP server on 127.0.0.1 with a free port,
 started by `with`, shut down and closed on exit."""
+
 from __future__ import annotations
 
 import threading

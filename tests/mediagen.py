@@ -1,4 +1,5 @@
 """Tiny real media for tests, encoded with PyAV: a moving pattern with a tone, and the bad cases."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -8,9 +9,20 @@ import av
 import numpy as np
 
 
-def make_clip(path: Path, *, seconds: float = 2.0, video: bool = True, audio: bool = True, freq: float = 440.0,
-              silent: bool = False, size=(64, 48), fps: int = 10, rate: int = 16000, gop: int = 10,
-              faststart: bool = True) -> Path:
+def make_clip(
+    path: Path,
+    *,
+    seconds: float = 2.0,
+    video: bool = True,
+    audio: bool = True,
+    freq: float = 440.0,
+    silent: bool = False,
+    size=(64, 48),
+    fps: int = 10,
+    rate: int = 16000,
+    gop: int = 10,
+    faststart: bool = True,
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"} if faststart else {}) as out:
         vs = as_ = None
@@ -22,7 +34,7 @@ def make_clip(path: Path, *, seconds: float = 2.0, video: bool = True, audio: bo
         if vs:
             for i in range(int(seconds * fps)):
                 img = np.zeros((size[1], size[0], 3), np.uint8)
-                img[:, (i * 4) % size[0]:, 0] = 200
+                img[:, (i * 4) % size[0] :, 0] = 200
                 img[: (i * 3) % size[1], :, 1] = 120
                 f = av.VideoFrame.from_ndarray(img, format="rgb24")
                 f.pts, f.time_base = i, Fraction(1, fps)
@@ -35,7 +47,7 @@ def make_clip(path: Path, *, seconds: float = 2.0, video: bool = True, audio: bo
             t = np.arange(n) / rate
             wave = np.zeros(n, np.float32) if silent else (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
             for i in range(0, n, 1024):
-                chunk = wave[i:i + 1024][None]
+                chunk = wave[i : i + 1024][None]
                 f = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="mono")
                 f.sample_rate, f.pts, f.time_base = rate, i, Fraction(1, rate)
                 for p in as_.encode(f):

@@ -1,4 +1,5 @@
 """The public Python API: every name `mmabench` exports resolves, lazily."""
+
 import subprocess
 import sys
 
@@ -12,5 +13,9 @@ def test_every_public_name_resolves():
 
 def test_import_is_lazy():
     """`import mmabench` must not pull the stages (or SQLAlchemy, PyAV): the CLI's --help stays instant."""
-    code = "import sys, mmabench; print(sorted(m for m in ('sqlalchemy', 'av', 'mmabench.pipeline') if m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    code = (
+        "import sys, mmabench; print(sorted(m for m in ('sqlalchemy', 'av', 'mmabench.pipeline') if m in sys.modules))"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )

@@ -1,4 +1,5 @@
 """One test per CLI example in README.md, run verbatim (shlex-split) in a scratch working directory."""
+
 from __future__ import annotations
 
 import csv
@@ -39,22 +40,30 @@ def cwd(tmp_path, monkeypatch):
 
 
 TESTED = {
-    "mmabench build --split conflict", "mmabench build --split full",
+    "mmabench build --split conflict",
+    "mmabench build --split full",
     'mmabench query "select condition, prompt_modality, count(*) from items_flat group by 1,2"',
     'mmabench query --format csv "select item_id, visual_class, audio_class, answer from items_flat"',
     "mmabench build --source folder --folder clips/ --labels labels.csv --split full",
-    "mmabench build --name seed7 --seed 7", "mmabench verify --repair", "mmabench doctor",
+    "mmabench build --name seed7 --seed 7",
+    "mmabench verify --repair",
+    "mmabench doctor",
     "mmabench ontology --stats --segments eval",
     "mmabench ingest audioset --segments eval --class Dog --class Cat --per-class 5",
     "mmabench --concurrency 8 --rate 2 build --source audioset --class Dog --class Cat --per-class 20 --normalize 504",
     "mmabench ingest folder clips/ --labels labels.csv",
     "mmabench eval --model random --split full",
-    "mmabench tag", "mmabench filter", "mmabench build --split conflict --filter",
+    "mmabench tag",
+    "mmabench filter",
+    "mmabench build --split conflict --filter",
     "mmabench filter --speech-tagger silero",
     "mmabench tag --tagger hf-audio --audio-checkpoint models/ast-audioset --device cuda --batch-size 64",
     "mmabench eval --model experts --split full",
-    "mmabench export hf release/", "mmabench export hf release/ --push org/mmabench-demo --private",
-    "mmabench import hf release/", "mmabench export llamafactory tuning/", "mmabench export webdataset shards/",
+    "mmabench export hf release/",
+    "mmabench export hf release/ --push org/mmabench-demo --private",
+    "mmabench import hf release/",
+    "mmabench export llamafactory tuning/",
+    "mmabench export webdataset shards/",
     "mmabench query --file run_accuracy",
     "mmabench eval --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --split conflict --limit 100",
     "mmabench attention --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --limit 20 --out attention/",
@@ -103,8 +112,16 @@ def test_folder_source(cwd):
         make_clip(cwd / "clips" / f"c{i}.mp4", freq=freq)
     (cwd / "clips" / "broken.mp4").write_text("nope")
     with open(cwd / "labels.csv", "w", newline="") as f:
-        csv.writer(f).writerows([("path", "label"), ("c0.mp4", "Dog"), ("c1.mp4", "Dog"), ("c2.mp4", "Cat"),
-                                 ("c3.mp4", "/m/01yrx"), ("broken.mp4", "Cat")])
+        csv.writer(f).writerows(
+            [
+                ("path", "label"),
+                ("c0.mp4", "Dog"),
+                ("c1.mp4", "Dog"),
+                ("c2.mp4", "Cat"),
+                ("c3.mp4", "/m/01yrx"),
+                ("broken.mp4", "Cat"),
+            ]
+        )
     res = run("mmabench build --source folder --folder clips/ --labels labels.csv --split full --no-progress")
     assert "ok=4" in res.output and "unreadable" in res.output and "broken.mp4" in res.output
     n = json.loads(run('mmabench query --format json "select count(*) as n from items_flat"').stdout)[0]["n"]
@@ -154,15 +171,16 @@ def test_ontology_stats_and_chart(cwd):
 def _mirror(root: Path, source):
     """Serve every clip the given AudioSet selection asks for from a loopback 'YouTube mirror'."""
     from mmabench.sources.audioset import AudioSetSource
+
     specs = list(AudioSetSource(**source).specs())
     for i, s in enumerate(specs):
-        make_clip(root / f"{s.source_ref}.mp4", seconds=s.end + 0.5, size=(96, 64), fps=10, gop=10,
-                  freq=300 + 40 * i)
+        make_clip(root / f"{s.source_ref}.mp4", seconds=s.end + 0.5, size=(96, 64), fps=10, gop=10, freq=300 + 40 * i)
     return specs
 
 
 def test_ingest_audioset_from_a_mirror(cwd, tmp_path, monkeypatch):
     from tests.httpfaults import FaultServer
+
     specs = _mirror(tmp_path / "srv", dict(segments="eval", classes=["Dog", "Cat"], per_class=5))
     with FaultServer(tmp_path / "srv") as srv:
         monkeypatch.setenv("MMABENCH_URL_TEMPLATE", srv.url_template)
@@ -173,6 +191,7 @@ def test_ingest_audioset_from_a_mirror(cwd, tmp_path, monkeypatch):
 
 def test_build_audioset_normalized_from_a_mirror(cwd, tmp_path, monkeypatch):
     from tests.httpfaults import FaultServer
+
     _mirror(tmp_path / "srv", dict(segments="eval", classes=["Dog", "Cat"], per_class=2))
     line = "mmabench --concurrency 8 --rate 2 build --source audioset --class Dog --class Cat --per-class 20 --normalize 504"
     with FaultServer(tmp_path / "srv") as srv:
@@ -180,8 +199,9 @@ def test_build_audioset_normalized_from_a_mirror(cwd, tmp_path, monkeypatch):
         # the README line asks for 20 per class; the mirror serves 2 per class, the rest are recorded unavailable
         res = run(line + " --no-progress")
     assert "ok=4" in res.output and "unavailable=" in res.output
-    rows = json.loads(run('mmabench query --format json "select width, height, duration from clips '
-                          'where status = \'ok\'"').stdout)
+    rows = json.loads(
+        run("mmabench query --format json \"select width, height, duration from clips where status = 'ok'\"").stdout
+    )
     assert len(rows) == 4 and all(r["width"] == r["height"] == 504 and abs(r["duration"] - 10) < 0.2 for r in rows)
     n = json.loads(run('mmabench query --format json "select count(*) as n from items_flat"').stdout)[0]["n"]
     assert n == 4 * 2 * 2
@@ -208,8 +228,11 @@ def test_eval_random_then_report(cwd):
 
 def test_eval_openai_compat(cwd):
     from tests.llmpeer import LLMPeer
+
     run("mmabench build --split conflict --no-progress")
-    line = "mmabench eval --model openai-compat:Qwen/Qwen2.5-Omni-7B --base-url http://127.0.0.1:8000/v1 --concurrency 16"
+    line = (
+        "mmabench eval --model openai-compat:Qwen/Qwen2.5-Omni-7B --base-url http://127.0.0.1:8000/v1 --concurrency 16"
+    )
     with LLMPeer() as peer:
         res = run(line.replace("http://127.0.0.1:8000", peer.url) + " --no-progress")
     assert "72 model calls" in res.output and len(peer.calls) == 72
@@ -254,27 +277,35 @@ def test_exports_import_and_canned_query(cwd, monkeypatch):
 
 def test_export_push_example(cwd, monkeypatch):
     from tests.hubpeer import HubPeer
+
     run("mmabench build --split conflict --no-progress")
     with HubPeer(token="hf_example") as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         monkeypatch.setenv("HF_TOKEN", "hf_example")
         monkeypatch.setenv("COLUMNS", "300")
-        monkeypatch.setattr("huggingface_hub.constants.HF_HUB_DISABLE_XET", True)   # the peer speaks LFS, not Xet
+        monkeypatch.setattr("huggingface_hub.constants.HF_HUB_DISABLE_XET", True)  # the peer speaks LFS, not Xet
         res = run("mmabench export hf release/ --push org/mmabench-demo --private")
     assert "pushed as tester" in res.output and "already there" in res.output
-    assert {p.relative_to(cwd / "release").as_posix() for p in (cwd / "release").rglob("*") if p.is_file()} == set(hub.files)
+    assert {p.relative_to(cwd / "release").as_posix() for p in (cwd / "release").rglob("*") if p.is_file()} == set(
+        hub.files
+    )
 
 
 def test_hf_eval_and_attention_on_a_tiny_model(cwd):
     """The README lines, with models/Qwen2.5-Omni-7B replaced by a tiny random-init thinker (plumbing only)."""
     from tests.tinyomni import build_tiny_omni
+
     build_tiny_omni(cwd / "models" / "Qwen2.5-Omni-7B")
     run("mmabench build --split conflict --no-progress")
-    res = run("mmabench eval --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --split conflict --limit 100 "
-              "--opt frames=4 --opt frame_size=112 --opt max_new_tokens=3 --no-progress")
+    res = run(
+        "mmabench eval --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --split conflict --limit 100 "
+        "--opt frames=4 --opt frame_size=112 --opt max_new_tokens=3 --no-progress"
+    )
     assert "72 to answer, 72 model calls" in res.output
-    att = run("mmabench attention --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --limit 20 --out attention/ "
-              "--opt frames=4 --opt frame_size=112")
+    att = run(
+        "mmabench attention --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --limit 20 --out attention/ "
+        "--opt frames=4 --opt frame_size=112"
+    )
     assert "Cohen's d" in att.output and (cwd / "attention" / "attention_d.png").is_file()
 
 
@@ -283,7 +314,12 @@ def test_folder_labels_with_a_bad_row_reports_it_and_builds_the_rest(cwd):
     make_clip(cwd / "clips" / "b.mp4", freq=900)
     (cwd / "labels.csv").write_text("path,label,start\na.mp4,Dog,\nb.mp4,Cat,\nc.mp4,,\nd.mp4,Dog,soon\n")
     res = run("mmabench build --source folder --folder clips/ --labels labels.csv --no-progress")
-    assert "ok=2" in res.output and res.output.count("bad row") == 2 and "labels.csv:4" in res.output and "labels.csv:5" in res.output
+    assert (
+        "ok=2" in res.output
+        and res.output.count("bad row") == 2
+        and "labels.csv:4" in res.output
+        and "labels.csv:5" in res.output
+    )
 
 
 def test_filter_with_a_speech_tagger(cwd):
@@ -291,8 +327,10 @@ def test_filter_with_a_speech_tagger(cwd):
     res = run("mmabench filter --speech-tagger silero --no-progress")
     assert re.search(r"kept \d+ of 18 clips", res.output) and "speech" in res.output
     from mmabench.db.readonly import run_readonly
-    rows = run_readonly(f"sqlite:///{cwd}/mmabench_data/manifest.db",
-                        "SELECT tagger, count(*) FROM tags GROUP BY 1 ORDER BY 1")[1]
+
+    rows = run_readonly(
+        f"sqlite:///{cwd}/mmabench_data/manifest.db", "SELECT tagger, count(*) FROM tags GROUP BY 1 ORDER BY 1"
+    )[1]
     assert ("silero", 18) in rows
 
 
@@ -300,16 +338,23 @@ def test_tag_with_an_audioset_checkpoint(cwd):
     import torch
     from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
 
-    ckpt = cwd / "models" / "ast-audioset"          # a tiny random-init AST stands in for the real one
+    ckpt = cwd / "models" / "ast-audioset"  # a tiny random-init AST stands in for the real one
     labels = ["Speech", "Cat", "Horse", "Music"]
     torch.manual_seed(0)
-    ASTForAudioClassification(ASTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                        intermediate_size=64, max_length=256,
-                                        id2label=dict(enumerate(labels)))).save_pretrained(ckpt)
+    ASTForAudioClassification(
+        ASTConfig(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_length=256,
+            id2label=dict(enumerate(labels)),
+        )
+    ).save_pretrained(ckpt)
     ASTFeatureExtractor(max_length=256).save_pretrained(ckpt)
     run("mmabench build --split conflict --no-progress")
     line = "mmabench tag --tagger hf-audio --audio-checkpoint models/ast-audioset --device cuda --batch-size 64"
-    if not torch.cuda.is_available():                # same command on the CPU: an absent GPU is a clear error
+    if not torch.cuda.is_available():  # same command on the CPU: an absent GPU is a clear error
         assert "no CUDA GPU" in run(line + " --no-progress", code=2).output
         line = line.replace("--device cuda", "--device cpu")
     assert "hf-audio: 18 tagged, 18 model calls" in run(line + " --no-progress").output

@@ -1,6 +1,7 @@
 """The house's walls: each room (top-level package or module of mmabench) sits on a floor and imports only
 rooms on lower floors. Rooms on one floor are independent (stages meet only through the manifest and schema).
 Every import statement counts, including those inside functions; registry targets are strings and do not."""
+
 from __future__ import annotations
 
 import ast
@@ -11,15 +12,15 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "mmabench"
 
 FLOORS: list[set[str]] = [
-    {"schema", "registry", "logs", "version", "plots", "data"},   # 1: records, ids, helpers
-    {"config"},                                                   # 2: build configuration, paths
-    {"media", "db", "taxonomy"},                                  # 3: media I/O, manifest, ontology
-    {"taggers", "adapters"},                                      # 4: models: taggers, MLLM adapters
-    {"sources", "tagging", "synth"},                              # 5: the build stages
-    {"pipeline", "eval"},                                         # 6: orchestration; evaluation
-    {"export", "train"},                                          # 7: releases, tuning
-    {"serve"},                                                    # 8: the viewer
-    {"cli"},                                                      # 9: the Typer app
+    {"schema", "registry", "logs", "version", "plots", "data"},  # 1: records, ids, helpers
+    {"config"},  # 2: build configuration, paths
+    {"media", "db", "taxonomy"},  # 3: media I/O, manifest, ontology
+    {"taggers", "adapters"},  # 4: models: taggers, MLLM adapters
+    {"sources", "tagging", "synth"},  # 5: the build stages
+    {"pipeline", "eval"},  # 6: orchestration; evaluation
+    {"export", "train"},  # 7: releases, tuning
+    {"serve"},  # 8: the viewer
+    {"cli"},  # 9: the Typer app
 ]
 FLOOR = {room: i for i, rooms in enumerate(FLOORS, 1) for room in rooms}
 
@@ -46,7 +47,7 @@ def violations(pkg: Path, floor: dict[str, int]) -> list[str]:
     for path in sorted(pkg.rglob("*.py")):
         rel = path.relative_to(pkg)
         if rel in (Path("__init__.py"), Path("__main__.py")):
-            continue          # the public façade (lazy API, `python -m mmabench`) may reach every floor
+            continue  # the public façade (lazy API, `python -m mmabench`) may reach every floor
         room = rel.parts[0].removesuffix(".py")
         if room not in floor:
             found.append(f"{rel}: room {room!r} is on no floor (add it to FLOORS)")
@@ -75,16 +76,19 @@ def test_every_room_is_small():
     assert {r: n for r, n in lines.items() if n > 0.16 * total} == {}
 
 
-@pytest.mark.parametrize("source,expected", [
-    ("from mmabench.pipeline.build import build\n", "imports pipeline (a higher floor"),
-    ("from mmabench import eval\n", "imports eval (a higher floor"),
-    ("def f():\n    import mmabench.synth.items\n", "imports synth (a room on the same floor"),
-    ("import mmabench\n", "imports the top package"),
-])
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        ("from mmabench.pipeline.build import build\n", "imports pipeline (a higher floor"),
+        ("from mmabench import eval\n", "imports eval (a higher floor"),
+        ("def f():\n    import mmabench.synth.items\n", "imports synth (a room on the same floor"),
+        ("import mmabench\n", "imports the top package"),
+    ],
+)
 def test_the_contract_catches_a_wall_broken(tmp_path, source, expected):
     """A fixture package where `sources` (floor 5) breaks the rules: the checker must say so."""
     (tmp_path / "sources").mkdir()
     (tmp_path / "sources" / "__init__.py").write_text(source)
-    (tmp_path / "schema.py").write_text("from mmabench.media import probe\n")   # floor 1 -> 2: also caught
+    (tmp_path / "schema.py").write_text("from mmabench.media import probe\n")  # floor 1 -> 2: also caught
     found = violations(tmp_path, FLOOR)
     assert any(expected in v for v in found) and any("schema.py (floor 1) imports media" in v for v in found)

@@ -1,4 +1,5 @@
 """Model adapters: one small module each, registered by name and imported only when used."""
+
 from mmabench.adapters.base import Adapter, Capabilities, PermanentError, Request, Response, TransientError
 from mmabench.registry import Registry
 

@@ -1,4 +1,5 @@
 """The adapter contract: declare capabilities, answer one request, say which media parts were sent."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,9 +19,9 @@ class PermanentError(RuntimeError):
 
 @dataclass(frozen=True)
 class Capabilities:
-    video_frames: bool = False     # accepts images / sampled frames
-    audio: bool = False            # accepts a separate audio part
-    audio_in_video: bool = False   # accepts a video file and uses its soundtrack
+    video_frames: bool = False  # accepts images / sampled frames
+    audio: bool = False  # accepts a separate audio part
+    audio_in_video: bool = False  # accepts a video file and uses its soundtrack
     max_context: Optional[int] = None
 
 
@@ -42,7 +43,7 @@ class Response:
 class Adapter:
     name = "adapter"
     capabilities = Capabilities()
-    deterministic = True           # only deterministic requests may be served from the cache
+    deterministic = True  # only deterministic requests may be served from the cache
 
     def __init__(self, model: str = "", **options: Any):
         self.model = model or self.name

@@ -1,4 +1,5 @@
 """Honest baselines that need no LLM: what chance and the answer prior score on the same items."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -10,6 +11,7 @@ from mmabench.schema import Item, rng_for
 
 class RandomAdapter(Adapter):
     """Uniform over the item's options (None of the above included), seeded per item."""
+
     name = "random"
 
     def __init__(self, model: str = "", seed: int = 0, **options):
@@ -23,6 +25,7 @@ class RandomAdapter(Adapter):
 class MajorityAdapter(Adapter):
     """Always the most frequent ground-truth answer per prompted modality among the evaluated items
     (the answer prior); ties broken by name."""
+
     name = "majority"
 
     def prepare(self, items: Sequence[Item]) -> None:
@@ -32,5 +35,6 @@ class MajorityAdapter(Adapter):
         self.prior = {m: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for m, c in by_mod.items()}
 
     def generate(self, request: Request) -> Response:
-        return Response(self.prior[request.item.prompt_modality.value],
-                        sent={"frames": 0, "audio": None, "media": "none"})
+        return Response(
+            self.prior[request.item.prompt_modality.value], sent={"frames": 0, "audio": None, "media": "none"}
+        )

@@ -3,6 +3,7 @@ cache (no download unless HF_HUB_OFFLINE is off). Frames (evenly sampled) and th
 explicit video and audio parts, so the audio cannot be silently dropped; an audio_removed variant whose
 stream was dropped sends no audio part. Greedy decoding; one model instance, requests serialised on it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,8 @@ def _weights_id(src: str) -> str:
     if not p.is_dir():
         return src
     files = sorted((f.name, f.stat().st_size) for f in p.glob("*.safetensors")) or sorted(
-        (f.name, f.stat().st_size) for f in p.glob("*.bin"))
+        (f.name, f.stat().st_size) for f in p.glob("*.bin")
+    )
     return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
 
 
@@ -30,9 +32,18 @@ class HFOmniAdapter(Adapter):
     name = "hf"
     capabilities = Capabilities(video_frames=True, audio=True, audio_in_video=True)
 
-    def __init__(self, model: str = "", path: Optional[str] = None, device: str = "auto", dtype: str = "auto",
-                 frames: int = 8, frame_size: int = 224, max_new_tokens: int = 16, attention: bool = False,
-                 **options: Any):
+    def __init__(
+        self,
+        model: str = "",
+        path: Optional[str] = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        frames: int = 8,
+        frame_size: int = 224,
+        max_new_tokens: int = 16,
+        attention: bool = False,
+        **options: Any,
+    ):
         src = path or model
         if not src:
             raise PermanentError("the hf adapter needs a model: --model hf:ORG/NAME or --opt path='\"DIR\"'")
@@ -41,15 +52,25 @@ class HFOmniAdapter(Adapter):
             from transformers import AutoProcessor, Qwen2_5OmniThinkerForConditionalGeneration
         except ImportError as e:
             raise PermanentError(f"the hf adapter needs torch, torchvision and transformers ({e.name} missing)") from e
-        super().__init__(model or Path(src).name, frames=frames, frame_size=frame_size, max_new_tokens=max_new_tokens,
-                         weights=_weights_id(str(src)), **options)
+        super().__init__(
+            model or Path(src).name,
+            frames=frames,
+            frame_size=frame_size,
+            max_new_tokens=max_new_tokens,
+            weights=_weights_id(str(src)),
+            **options,
+        )
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
-        torch_dtype = {"auto": torch.float16 if device == "cuda" else torch.float32, "fp16": torch.float16,
-                       "bf16": torch.bfloat16, "fp32": torch.float32}[dtype]
+        torch_dtype = {
+            "auto": torch.float16 if device == "cuda" else torch.float32,
+            "fp16": torch.float16,
+            "bf16": torch.bfloat16,
+            "fp32": torch.float32,
+        }[dtype]
         self.device, self.torch = device, torch
         self.processor = AutoProcessor.from_pretrained(src)
-        kw = {"attn_implementation": "eager"} if attention else {}   # eager returns attention maps
+        kw = {"attn_implementation": "eager"} if attention else {}  # eager returns attention maps
         # `self.model` is the model id string (Adapter); the network is `self.net`
         self.net = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(src, dtype=torch_dtype, **kw)
         self.net.to(device).eval()
@@ -66,22 +87,35 @@ class HFOmniAdapter(Adapter):
     def inputs(self, request: Request):
         frames, wav = self._decoded(str(request.media_path))
         has_audio = wav is not None and len(wav) > 0
-        content = [{"type": "video"}] + ([{"type": "audio"}] if has_audio else []) + \
-                  [{"type": "text", "text": request.item.prompt}]
-        text = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
-                                                  tokenize=False)
-        batch = self.processor(text=[text], videos=[frames], audio=[wav] if has_audio else None,
-                               return_tensors="pt", padding=True)
+        content = (
+            [{"type": "video"}]
+            + ([{"type": "audio"}] if has_audio else [])
+            + [{"type": "text", "text": request.item.prompt}]
+        )
+        text = self.processor.apply_chat_template(
+            [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+        )
+        batch = self.processor(
+            text=[text], videos=[frames], audio=[wav] if has_audio else None, return_tensors="pt", padding=True
+        )
         peak = float(np.abs(wav).max(initial=0.0)) if has_audio else 0.0
-        sent = {"frames": int(frames.shape[0]), "frame_size": int(frames.shape[1]),
-                "audio": {"seconds": round(len(wav) / 16000, 3), "silent": peak == 0.0,
-                          "sha256": hashlib.sha256(wav.tobytes()).hexdigest()[:16]} if has_audio else None}
+        sent = {
+            "frames": int(frames.shape[0]),
+            "frame_size": int(frames.shape[1]),
+            "audio": {
+                "seconds": round(len(wav) / 16000, 3),
+                "silent": peak == 0.0,
+                "sha256": hashlib.sha256(wav.tobytes()).hexdigest()[:16],
+            }
+            if has_audio
+            else None,
+        }
         return batch.to(self.device), sent
 
     def generate(self, request: Request) -> Response:
         batch, sent = self.inputs(request)
         with self.lock, self.torch.inference_mode():
             out = self.net.generate(**batch, max_new_tokens=self.opts["max_new_tokens"], do_sample=False)
-        new = out[:, batch["input_ids"].shape[1]:]
+        new = out[:, batch["input_ids"].shape[1] :]
         text = self.processor.batch_decode(new, skip_special_tokens=True)[0].strip()
         return Response(text, sent, int(batch["input_ids"].shape[1]), int(new.shape[1]))

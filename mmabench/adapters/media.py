@@ -1,6 +1,7 @@
 """What a model is actually sent: sampled frames (JPEG) and the soundtrack (16-kHz mono WAV), from the
 variant file itself — so an audio_removed variant sends its silence (or nothing, if the stream was
 dropped), never the original track. Every part is hashed and recorded per prediction."""
+
 from __future__ import annotations
 
 import base64
@@ -18,8 +19,8 @@ from mmabench.media import load_audio, sample_video_frames, wav_bytes
 
 @dataclass
 class MediaParts:
-    frames: tuple[bytes, ...] = ()           # JPEG
-    audio_wav: Optional[bytes] = None        # None: the file has no audio stream
+    frames: tuple[bytes, ...] = ()  # JPEG
+    audio_wav: Optional[bytes] = None  # None: the file has no audio stream
     audio_seconds: float = 0.0
     audio_peak_dbfs: float = float("-inf")
     video_mp4: Optional[bytes] = None
@@ -65,8 +66,16 @@ def load_parts(path: str, n_frames: int = 8, rate: int = 16000, with_video_bytes
         peak = 20 * np.log10(p) if p > 0 else float("-inf")
         wav = wav_bytes(x, rate)
     video = Path(path).read_bytes() if with_video_bytes else None
-    sent = {"frames": len(frames), "frames_sha256": _sha(b"".join(frames)) if frames else None,
-            "audio": None if wav is None else {"seconds": round(float(seconds), 3), "peak_dbfs": round(float(peak), 1)
-                                                 if np.isfinite(peak) else None, "sha256": _sha(wav),
-                                                 "silent": bool(not np.isfinite(peak) or peak < -60)}}
+    sent = {
+        "frames": len(frames),
+        "frames_sha256": _sha(b"".join(frames)) if frames else None,
+        "audio": None
+        if wav is None
+        else {
+            "seconds": round(float(seconds), 3),
+            "peak_dbfs": round(float(peak), 1) if np.isfinite(peak) else None,
+            "sha256": _sha(wav),
+            "silent": bool(not np.isfinite(peak) or peak < -60),
+        },
+    }
     return MediaParts(tuple(frames), wav, float(seconds), float(peak), video, sent)

@@ -1,6 +1,7 @@
 """The `mmabench` command line: a thin Typer layer over the Python API (parse, call, print).
 
 One module per command group registers its commands on the shared `app` (cli/app.py)."""
+
 from __future__ import annotations
 
 from mmabench.cli import build, doctor, eval_cmd, query, release, tag  # noqa: F401  (register the commands)

@@ -1,4 +1,5 @@
 """`python -m mmabench.cli`: the same as the `mmabench` command."""
+
 from mmabench.cli import main
 
 main()

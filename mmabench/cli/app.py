@@ -1,4 +1,5 @@
 """The Typer app, shared options and helpers; command modules register on `app`."""
+
 from __future__ import annotations
 
 import json
@@ -9,16 +10,22 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
-app = typer.Typer(help="Build, query and use modality-conflict benchmarks (MMA-Bench) for audio-visual MLLMs.\n\n"
-                       "Workspace: --home / MMABENCH_HOME (default ./mmabench_data). "
-                       "Manifest: --db / MMABENCH_DB (default SQLite file in the workspace; any SQLAlchemy URL, "
-                       "e.g. postgresql+psycopg://user@host/db).",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="Build, query and use modality-conflict benchmarks (MMA-Bench) for audio-visual MLLMs.\n\n"
+    "Workspace: --home / MMABENCH_HOME (default ./mmabench_data). "
+    "Manifest: --db / MMABENCH_DB (default SQLite file in the workspace; any SQLAlchemy URL, "
+    "e.g. postgresql+psycopg://user@host/db).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
 out = Console()
 err = Console(stderr=True)
 
 HomeOpt = typer.Option(None, "--home", envvar="MMABENCH_HOME", help="Workspace folder (manifest.db, media/).")
-DbOpt = typer.Option(None, "--db", envvar="MMABENCH_DB", help="Manifest database URL (default: SQLite in the workspace).")
+DbOpt = typer.Option(
+    None, "--db", envvar="MMABENCH_DB", help="Manifest database URL (default: SQLite in the workspace)."
+)
 
 
 class SplitName(str, Enum):
@@ -39,7 +46,6 @@ def _fail(msg: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-
 # Download options shared by `build` and `ingest`: set by the app callback below, read by _download_opts.
 _DOWNLOAD: dict = {}
 
@@ -53,17 +59,32 @@ def _global(
     rate: float = typer.Option(0.0, envvar="MMABENCH_RATE", help="Max downloads started per second (0: no limit)."),
     cookies: Optional[Path] = typer.Option(None, envvar="MMABENCH_COOKIES", help="cookies.txt for yt-dlp."),
     proxy: Optional[str] = typer.Option(None, envvar="MMABENCH_PROXY", help="Proxy URL for yt-dlp."),
-    exact_cuts: bool = typer.Option(True, "--exact-cuts/--fast-cuts", help="Cut sections exactly (re-encodes around the cuts); --fast-cuts "
-                                    "copies streams from the keyframe before the start (3-4x faster here)."),
-    ytdlp_opt: Optional[List[str]] = typer.Option(None, "--ytdlp-opt", help="Extra yt-dlp option KEY=JSON "
-                                                  "(repeatable), e.g. --ytdlp-opt 'format=\"18\"'."),
-    url_template: str = typer.Option("https://www.youtube.com/watch?v={ytid}", envvar="MMABENCH_URL_TEMPLATE",
-                                     help="URL for a YTID ({ytid}, {start}, {end}); point it at a mirror."),
-    log_level: Optional[str] = typer.Option(None, "--log-level", envvar="MMABENCH_LOG",
-                                            help="debug, info, warning (default) or error: stage timings, "
-                                                 "retries and skipped units are logged at info."),
-    log_json: bool = typer.Option(False, "--log-json", envvar="MMABENCH_LOG_JSON",
-                                  help="Log one JSON object per line on stderr (for machines and clusters)."),
+    exact_cuts: bool = typer.Option(
+        True,
+        "--exact-cuts/--fast-cuts",
+        help="Cut sections exactly (re-encodes around the cuts); --fast-cuts "
+        "copies streams from the keyframe before the start (3-4x faster here).",
+    ),
+    ytdlp_opt: Optional[List[str]] = typer.Option(
+        None, "--ytdlp-opt", help="Extra yt-dlp option KEY=JSON (repeatable), e.g. --ytdlp-opt 'format=\"18\"'."
+    ),
+    url_template: str = typer.Option(
+        "https://www.youtube.com/watch?v={ytid}",
+        envvar="MMABENCH_URL_TEMPLATE",
+        help="URL for a YTID ({ytid}, {start}, {end}); point it at a mirror.",
+    ),
+    log_level: Optional[str] = typer.Option(
+        None,
+        "--log-level",
+        envvar="MMABENCH_LOG",
+        help="debug, info, warning (default) or error: stage timings, retries and skipped units are logged at info.",
+    ),
+    log_json: bool = typer.Option(
+        False,
+        "--log-json",
+        envvar="MMABENCH_LOG_JSON",
+        help="Log one JSON object per line on stderr (for machines and clusters).",
+    ),
 ) -> None:
     """Download options (used by `build` and `ingest` with download sources) go before the command:
     mmabench --concurrency 8 --rate 2 ingest audioset …"""
@@ -74,10 +95,20 @@ def _global(
     except ValueError as e:
         _fail(str(e), 2)
     extra = _kv_options(ytdlp_opt)
-    _DOWNLOAD.update(concurrency=concurrency, url_template=url_template,
-                     options=dict(retries=retries, backoff=backoff, timeout=timeout, rate=rate,
-                                  cookies=str(cookies) if cookies else None, proxy=proxy, extra=extra,
-                                  exact_cuts=exact_cuts))
+    _DOWNLOAD.update(
+        concurrency=concurrency,
+        url_template=url_template,
+        options=dict(
+            retries=retries,
+            backoff=backoff,
+            timeout=timeout,
+            rate=rate,
+            cookies=str(cookies) if cookies else None,
+            proxy=proxy,
+            extra=extra,
+            exact_cuts=exact_cuts,
+        ),
+    )
 
 
 def _kv_options(pairs: Optional[List[str]]) -> dict:
@@ -96,24 +127,45 @@ def _download_opts() -> dict:
     return _DOWNLOAD.get("options", {})
 
 
-def _source(source: str, *, folder=None, labels=None, segments=None, list_file=None, limit=None, classes=None,
-            per_class=None, download=None):
+def _source(
+    source: str,
+    *,
+    folder=None,
+    labels=None,
+    segments=None,
+    list_file=None,
+    limit=None,
+    classes=None,
+    per_class=None,
+    download=None,
+):
     from mmabench.config import SourceConfig
 
     if source == "folder":
         if not folder or not labels:
             _fail("--source folder needs --folder DIR and --labels FILE")
-        return SourceConfig(name="folder", options={"root": str(Path(folder).resolve()),
-                                                    "labels": str(Path(labels).resolve())})
+        return SourceConfig(
+            name="folder", options={"root": str(Path(folder).resolve()), "labels": str(Path(labels).resolve())}
+        )
     url = _DOWNLOAD.get("url_template", "https://www.youtube.com/watch?v={ytid}")
     if source == "audioset":
-        return SourceConfig(name="audioset", options={"segments": list(segments or ["eval"]), "classes": classes or None,
-                                                      "per_class": per_class, "limit": limit, "url_template": url},
-                            runtime={"download": download or {}})
+        return SourceConfig(
+            name="audioset",
+            options={
+                "segments": list(segments or ["eval"]),
+                "classes": classes or None,
+                "per_class": per_class,
+                "limit": limit,
+                "url_template": url,
+            },
+            runtime={"download": download or {}},
+        )
     if source == "list":
         if not list_file:
             _fail("--source list needs --list-file FILE")
-        return SourceConfig(name="list", options={"path": str(Path(list_file).resolve()), "url_template": url},
-                            runtime={"download": download or {}})
+        return SourceConfig(
+            name="list",
+            options={"path": str(Path(list_file).resolve()), "url_template": url},
+            runtime={"download": download or {}},
+        )
     return SourceConfig(name=source)
-

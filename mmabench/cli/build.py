@@ -1,4 +1,5 @@
 """`build`, `ingest …`, `verify`: make and check the manifest."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,32 +25,46 @@ from mmabench.cli.app import (
 
 @app.command()
 def build(
-    split: SplitName = typer.Option(SplitName.conflict, help="conflict = aligned + av_swap; text = caption + "
-                                    "long_context; unimodal = audio_removed + frames_zeroed; full = all six."),
-    source: str = typer.Option("demo", help="Clip source: 'demo' (embedded, offline), 'folder' (--folder, "
-                               "--labels), 'audioset' (--segments) or 'list' (--list-file)."),
+    split: SplitName = typer.Option(
+        SplitName.conflict,
+        help="conflict = aligned + av_swap; text = caption + "
+        "long_context; unimodal = audio_removed + frames_zeroed; full = all six.",
+    ),
+    source: str = typer.Option(
+        "demo",
+        help="Clip source: 'demo' (embedded, offline), 'folder' (--folder, "
+        "--labels), 'audioset' (--segments) or 'list' (--list-file).",
+    ),
     folder: Optional[Path] = typer.Option(None, help="Folder of clips for --source folder."),
     labels: Optional[Path] = typer.Option(None, help="CSV/JSON of path,label[,start,end] for --source folder."),
-    segments: Optional[List[str]] = typer.Option(None, "--segments", help="AudioSet segment CSV, or 'eval' / "
-                                                 "'balanced_train' (shipped); repeatable."),
+    segments: Optional[List[str]] = typer.Option(
+        None, "--segments", help="AudioSet segment CSV, or 'eval' / 'balanced_train' (shipped); repeatable."
+    ),
     list_file: Optional[Path] = typer.Option(None, help="CSV of ytid|url,start,end,label for --source list."),
     limit: Optional[int] = typer.Option(None, help="At most N clips from a download source."),
-    normalize: Optional[int] = typer.Option(None, help="Re-encode clips as the study did: centre square crop, "
-                                            "NxN (e.g. 504), first 10 s, H.264 + AAC."),
+    normalize: Optional[int] = typer.Option(
+        None, help="Re-encode clips as the study did: centre square crop, NxN (e.g. 504), first 10 s, H.264 + AAC."
+    ),
     name: str = typer.Option("default", "--name", envvar="MMABENCH_BUILD", help="Build name inside the manifest."),
     seed: int = typer.Option(0, envvar="MMABENCH_SEED", help="Seed for donors, captions, option order, letters."),
     classes: Optional[List[str]] = typer.Option(None, "--class", help="Only these classes (repeatable)."),
     per_class: Optional[int] = typer.Option(None, help="At most N clips per class (first by clip id)."),
     shuffle_options: bool = typer.Option(False, help="Seeded per-item option order instead of sorted."),
-    audio_removed: str = typer.Option("silence", help="audio_removed: 'silence' (equal-length digital silence) "
-                                      "or 'drop' (no audio stream)."),
+    audio_removed: str = typer.Option(
+        "silence", help="audio_removed: 'silence' (equal-length digital silence) or 'drop' (no audio stream)."
+    ),
     workers: Optional[int] = typer.Option(None, envvar="MMABENCH_WORKERS", help="Parallel media workers."),
     retry_failed: bool = typer.Option(False, help="Re-try clips that failed ingest before."),
     force_config: bool = typer.Option(False, help="Re-make an existing build with a changed configuration."),
     progress: bool = typer.Option(True, help="Show progress bars."),
-    filter_: bool = typer.Option(False, "--filter/--no-filter", help="Run the stage-2 consistency filter "
-                                 "(imagenet + yamnet taggers; needs mmabench[tag]) and build only kept clips."),
-    home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    filter_: bool = typer.Option(
+        False,
+        "--filter/--no-filter",
+        help="Run the stage-2 consistency filter "
+        "(imagenet + yamnet taggers; needs mmabench[tag]) and build only kept clips.",
+    ),
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Build a split into the manifest: ingest -> synthesize conflict variants -> items. Idempotent: a re-run
     does only missing work; a changed configuration under the same --name is refused."""
@@ -57,15 +72,41 @@ def build(
     from mmabench.pipeline.build import BuildConfigMismatch
     from mmabench.pipeline.build import build as run_build
 
-    src = _source(source, folder=folder, labels=labels, segments=segments, list_file=list_file, limit=limit,
-                  classes=classes, per_class=per_class, download=_download_opts())
-    cfg = BuildConfig(name=name, seed=seed, sources=[src], classes=classes or None, per_class=per_class,
-                      shuffle_options=shuffle_options, audio_removed_mode=audio_removed, normalize=normalize,
-                      filter={} if filter_ else None)
+    src = _source(
+        source,
+        folder=folder,
+        labels=labels,
+        segments=segments,
+        list_file=list_file,
+        limit=limit,
+        classes=classes,
+        per_class=per_class,
+        download=_download_opts(),
+    )
+    cfg = BuildConfig(
+        name=name,
+        seed=seed,
+        sources=[src],
+        classes=classes or None,
+        per_class=per_class,
+        shuffle_options=shuffle_options,
+        audio_removed_mode=audio_removed,
+        normalize=normalize,
+        filter={} if filter_ else None,
+    )
     try:
-        report = run_build(split.value, cfg, home=home, db=db, workers=workers, force_config=force_config,
-                           retry_failed=retry_failed, progress=progress, console=err,
-                           ingest_workers=_DOWNLOAD.get("concurrency"))
+        report = run_build(
+            split.value,
+            cfg,
+            home=home,
+            db=db,
+            workers=workers,
+            force_config=force_config,
+            retry_failed=retry_failed,
+            progress=progress,
+            console=err,
+            ingest_workers=_DOWNLOAD.get("concurrency"),
+        )
     except BuildConfigMismatch as e:
         _fail(str(e), 2)
     except (LookupError, ValueError) as e:  # unknown source / class, bad labels file
@@ -73,8 +114,11 @@ def build(
     _print_report(report)
 
 
-ingest_app = typer.Typer(help="Fetch and validate clips into the manifest (no variants): AudioSet via yt-dlp, "
-                              "a local folder, or a list of YTIDs/URLs.", no_args_is_help=True)
+ingest_app = typer.Typer(
+    help="Fetch and validate clips into the manifest (no variants): AudioSet via yt-dlp, "
+    "a local folder, or a list of YTIDs/URLs.",
+    no_args_is_help=True,
+)
 app.add_typer(ingest_app, name="ingest")
 
 
@@ -83,9 +127,15 @@ def _run_ingest(src, *, normalize, retry_failed, progress, home, db) -> None:
     from mmabench.pipeline.build import ingest as run_ingest
 
     try:
-        report = run_ingest(BuildConfig(sources=[src], normalize=normalize), home=home, db=db,
-                            workers=_DOWNLOAD.get("concurrency"), retry_failed=retry_failed, progress=progress,
-                            console=err)
+        report = run_ingest(
+            BuildConfig(sources=[src], normalize=normalize),
+            home=home,
+            db=db,
+            workers=_DOWNLOAD.get("concurrency"),
+            retry_failed=retry_failed,
+            progress=progress,
+            console=err,
+        )
     except (LookupError, ValueError, OSError) as e:
         _fail(str(e), 2)
     _print_ingest(report)
@@ -99,12 +149,21 @@ def ingest_audioset(
     limit: Optional[int] = typer.Option(None, help="At most N segments in all."),
     normalize: Optional[int] = typer.Option(None, help="Re-encode as the study did (e.g. 504)."),
     retry_failed: bool = typer.Option(False, help="Try failed downloads again."),
-    progress: bool = typer.Option(True), home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    progress: bool = typer.Option(True),
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Download curated, single-class AudioSet segments (10-s sections) with yt-dlp."""
-    _run_ingest(_source("audioset", segments=segments, classes=classes, per_class=per_class, limit=limit,
-                        download=_download_opts()),
-                normalize=normalize, retry_failed=retry_failed, progress=progress, home=home, db=db)
+    _run_ingest(
+        _source(
+            "audioset", segments=segments, classes=classes, per_class=per_class, limit=limit, download=_download_opts()
+        ),
+        normalize=normalize,
+        retry_failed=retry_failed,
+        progress=progress,
+        home=home,
+        db=db,
+    )
 
 
 @ingest_app.command("folder")
@@ -112,29 +171,49 @@ def ingest_folder(
     root: Path = typer.Argument(..., help="Folder of clips."),
     labels: Path = typer.Option(..., help="CSV/JSON: path, label (class or AudioSet mid)[, start, end]."),
     normalize: Optional[int] = typer.Option(None, help="Re-encode as the study did (e.g. 504)."),
-    retry_failed: bool = typer.Option(False), progress: bool = typer.Option(True),
-    home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    retry_failed: bool = typer.Option(False),
+    progress: bool = typer.Option(True),
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Validate and store your own clips."""
-    _run_ingest(_source("folder", folder=root, labels=labels), normalize=normalize, retry_failed=retry_failed,
-                progress=progress, home=home, db=db)
+    _run_ingest(
+        _source("folder", folder=root, labels=labels),
+        normalize=normalize,
+        retry_failed=retry_failed,
+        progress=progress,
+        home=home,
+        db=db,
+    )
 
 
 @ingest_app.command("list")
 def ingest_list(
     path: Path = typer.Argument(..., help="CSV with header: ytid or url, start, end, label."),
     normalize: Optional[int] = typer.Option(None, help="Re-encode as the study did (e.g. 504)."),
-    retry_failed: bool = typer.Option(False), progress: bool = typer.Option(True),
-    home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    retry_failed: bool = typer.Option(False),
+    progress: bool = typer.Option(True),
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Download the sections listed in a CSV (published benchmark metadata, your own lists)."""
-    _run_ingest(_source("list", list_file=path, download=_download_opts()), normalize=normalize,
-                retry_failed=retry_failed, progress=progress, home=home, db=db)
+    _run_ingest(
+        _source("list", list_file=path, download=_download_opts()),
+        normalize=normalize,
+        retry_failed=retry_failed,
+        progress=progress,
+        home=home,
+        db=db,
+    )
 
 
 def _print_ingest(report) -> None:
-    t = Table("class", *(sorted({s for per in report.clip_classes.values() for s in per})), title="clips by class "
-              "and status", title_justify="left")
+    t = Table(
+        "class",
+        *(sorted({s for per in report.clip_classes.values() for s in per})),
+        title="clips by class and status",
+        title_justify="left",
+    )
     statuses = t.columns[1:]
     for label in sorted(report.clip_classes):
         t.add_row(escape(label), *(str(report.clip_classes[label].get(str(c.header), 0)) for c in statuses))
@@ -173,14 +252,18 @@ def _print_report(report) -> None:
     out.print(it)
     if report.removed_items:
         out.print(f"removed {report.removed_items} stale items")
-    out.print("[green]nothing to do: the manifest is up to date[/]" if report.new_work == 0
-              else f"new work: {report.new_work} units in {report.seconds:.1f}s")
+    out.print(
+        "[green]nothing to do: the manifest is up to date[/]"
+        if report.new_work == 0
+        else f"new work: {report.new_work} units in {report.seconds:.1f}s"
+    )
 
 
 @app.command()
 def verify(
     repair: bool = typer.Option(False, help="Re-render missing or changed variant files from their recipes."),
-    home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Check every variant file against the hash in the manifest; --repair re-renders from the recipe."""
     from mmabench.pipeline.verify import verify as run_verify

@@ -1,4 +1,5 @@
 """`eval`, `attention`, `report`: run models over items and show how they did."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,20 +23,30 @@ from mmabench.cli.app import (
 
 @app.command("eval")
 def eval_cmd(
-    model: str = typer.Option(..., "--model", help="Adapter, optionally with a model id: random, majority, "
-                              "openai-compat:Qwen/Qwen2.5-Omni-7B, text-only:MODEL, gemini:gemini-2.5-flash."),
+    model: str = typer.Option(
+        ...,
+        "--model",
+        help="Adapter, optionally with a model id: random, majority, "
+        "openai-compat:Qwen/Qwen2.5-Omni-7B, text-only:MODEL, gemini:gemini-2.5-flash.",
+    ),
     split: SplitName = typer.Option(SplitName.conflict, help="Which items to evaluate."),
     name: str = typer.Option("default", "--build", envvar="MMABENCH_BUILD", help="Build whose items to use."),
     limit: Optional[int] = typer.Option(None, help="Only the first N items (by id)."),
     concurrency: int = typer.Option(4, help="Requests in flight."),
     retries: int = typer.Option(3, help="Retries with exponential backoff on 429 / 5xx / timeouts / empty answers."),
     backoff: float = typer.Option(1.0, help="First retry delay (s)."),
-    base_url: Optional[str] = typer.Option(None, envvar="MMABENCH_BASE_URL", help="Server URL (openai-compat: "
-                                           "http://host:8000/v1; gemini: a proxy). Keys come from env only."),
-    opt: Optional[List[str]] = typer.Option(None, "--opt", help="Adapter option KEY=JSON (repeatable), e.g. "
-                                            "--opt frames=16 --opt video_mode='\"url\"'."),
+    base_url: Optional[str] = typer.Option(
+        None,
+        envvar="MMABENCH_BASE_URL",
+        help="Server URL (openai-compat: http://host:8000/v1; gemini: a proxy). Keys come from env only.",
+    ),
+    opt: Optional[List[str]] = typer.Option(
+        None, "--opt", help="Adapter option KEY=JSON (repeatable), e.g. --opt frames=16 --opt video_mode='\"url\"'."
+    ),
     seed: int = typer.Option(0, help="Seed for sampling baselines."),
-    progress: bool = typer.Option(True), home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    progress: bool = typer.Option(True),
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Evaluate a model on manifest items; results land in `runs` and `predictions` (plain SQL). Re-running
     the same command resumes the run and never re-sends an answered request."""
@@ -53,10 +64,23 @@ def eval_cmd(
     except (LookupError, TypeError, RuntimeError) as e:
         _fail(str(e), 2)
     with make_progress(progress, err) as bar:
-        rep = evaluate(adapter, split=split.value, build=name, limit=limit, concurrency=concurrency,
-                       retries=retries, backoff=backoff, seed=seed, progress=bar, home=home, db=db)
-    out.print(f"run {rep.run_id}: {rep.planned} to answer, {rep.called} model calls, {rep.cached} from cache, "
-              f"{rep.errors} errors in {rep.seconds:.1f}s")
+        rep = evaluate(
+            adapter,
+            split=split.value,
+            build=name,
+            limit=limit,
+            concurrency=concurrency,
+            retries=retries,
+            backoff=backoff,
+            seed=seed,
+            progress=bar,
+            home=home,
+            db=db,
+        )
+    out.print(
+        f"run {rep.run_id}: {rep.planned} to answer, {rep.called} model calls, {rep.cached} from cache, "
+        f"{rep.errors} errors in {rep.seconds:.1f}s"
+    )
     for e in rep.error_samples:
         out.print(f"  [red]error[/] {escape(e)}")
     from mmabench.db.manifest import Manifest
@@ -64,11 +88,27 @@ def eval_cmd(
 
     with Manifest(db, home) as m:
         sc = load_scores(m, [rep.run_id])[0]
-    t = Table("condition", "prompt", "n", "accuracy %", "95% CI", "abstain %", "unparsed %",
-              title=f"{sc.label}" + (" — demo corpus: plumbing, not a result" if sc.demo else ""), title_justify="left")
+    t = Table(
+        "condition",
+        "prompt",
+        "n",
+        "accuracy %",
+        "95% CI",
+        "abstain %",
+        "unparsed %",
+        title=f"{sc.label}" + (" — demo corpus: plumbing, not a result" if sc.demo else ""),
+        title_justify="left",
+    )
     for c in sc.cells:
-        t.add_row(c.condition, c.modality, str(c.n), f"{c.accuracy:.1f}", f"{c.ci[0]:.1f}–{c.ci[1]:.1f}",
-                  f"{c.abstention:.1f}", f"{c.unparsed:.1f}")
+        t.add_row(
+            c.condition,
+            c.modality,
+            str(c.n),
+            f"{c.accuracy:.1f}",
+            f"{c.ci[0]:.1f}–{c.ci[1]:.1f}",
+            f"{c.abstention:.1f}",
+            f"{c.unparsed:.1f}",
+        )
     out.print(t)
     if rep.errors:
         raise typer.Exit(1)
@@ -77,11 +117,13 @@ def eval_cmd(
 @app.command()
 def attention(
     model: str = typer.Option(..., "--model", help="hf:ORG/NAME or hf with --opt path='\"DIR\"' (white-box models)."),
-    split: SplitName = typer.Option(SplitName.conflict), name: str = typer.Option("default", "--build"),
+    split: SplitName = typer.Option(SplitName.conflict),
+    name: str = typer.Option("default", "--build"),
     limit: Optional[int] = typer.Option(None, help="Only the first N variants (both prompts each)."),
     opt: Optional[List[str]] = typer.Option(None, "--opt", help="Adapter option KEY=JSON (repeatable)."),
     out_dir: Path = typer.Option(Path("mmabench_attention"), "--out", help="CSV, JSON summary and PNG."),
-    home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Per decoder layer, attention mass from the answer position onto video / audio / text tokens under the
     visual and the audio prompt of the same clips, and Cohen's d between them (d > 0: more under visual)."""
@@ -95,11 +137,25 @@ def attention(
         _fail(str(e), 2)
     st = study(adapter, split=split.value, build=name, limit=limit, home=home, db=db, progress=True)
     paths = write(st, out_dir, title=f"{adapter.model}: Cohen's d of attention mass, visual vs audio prompt")
-    t = Table("condition", "layer", "block", "visual prompt", "audio prompt", "Cohen's d", title_justify="left",
-              title=f"attention ({len({r['item_id'] for r in st.rows})} items)")
+    t = Table(
+        "condition",
+        "layer",
+        "block",
+        "visual prompt",
+        "audio prompt",
+        "Cohen's d",
+        title_justify="left",
+        title=f"attention ({len({r['item_id'] for r in st.rows})} items)",
+    )
     for s in st.summary:
-        t.add_row(s["condition"], str(s["layer"]), s["block"], f"{s['mean_visual']:.3f}", f"{s['mean_audio']:.3f}",
-                  f"{s['d']:.2f}")
+        t.add_row(
+            s["condition"],
+            str(s["layer"]),
+            s["block"],
+            f"{s['mean_visual']:.3f}",
+            f"{s['mean_audio']:.3f}",
+            f"{s['d']:.2f}",
+        )
     out.print(t)
     out.print(f"wrote {paths['rows']}, {paths['summary']}, {paths['png']}")
 
@@ -108,7 +164,8 @@ def attention(
 def report(
     out_dir: Path = typer.Option(Path("mmabench_report"), "--out", help="Folder for report.md, report.html, PNGs."),
     runs: Optional[List[str]] = typer.Option(None, "--run", help="Run ids (repeatable); default all runs."),
-    home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Study-style tables, grouped bar charts, per-class breakdown and a leaderboard for evaluated runs."""
     from mmabench.eval.report import make_report

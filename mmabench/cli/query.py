@@ -1,4 +1,5 @@
 """`query`: read-only SQL over the manifest."""
+
 from __future__ import annotations
 
 import csv
@@ -24,13 +25,21 @@ from mmabench.cli.app import (
 
 @app.command()
 def query(
-    sql: Optional[str] = typer.Argument(None, help="One SQL statement (read-only), e.g. \"SELECT condition, "
-                                        "prompt_modality, count(*) FROM items_flat GROUP BY 1, 2\"."),
-    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read the statement from a .sql file, or "
-                                        "name a shipped one (see --list), e.g. --file run_accuracy."),
+    sql: Optional[str] = typer.Argument(
+        None,
+        help='One SQL statement (read-only), e.g. "SELECT condition, '
+        'prompt_modality, count(*) FROM items_flat GROUP BY 1, 2".',
+    ),
+    file: Optional[Path] = typer.Option(
+        None,
+        "--file",
+        "-f",
+        help="Read the statement from a .sql file, or name a shipped one (see --list), e.g. --file run_accuracy.",
+    ),
     list_queries: bool = typer.Option(False, "--list", help="List the canned queries shipped with mmabench."),
     fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table, csv or json."),
-    home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Run one read-only SQL statement on the manifest. Writes are refused by the database and change nothing.
     Tables: builds, clips, variants, items; view: items_flat."""

@@ -1,4 +1,5 @@
 """`ontology`, `tag`, `filter`: curation rules and the audio-visual consistency filter."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,27 +18,57 @@ from mmabench.cli.app import (
     out,
 )
 
-TAGGERS_HELP = ("imagenet (EfficientNet-Lite0, frames; offline), yamnet (AudioSet, soundtrack; offline), "
-                "clip (open_clip zero-shot, frames), hf-audio (transformers AudioSet checkpoint, e.g. AST), "
-                "silero (speech activity; offline), pyannote (speech activity, pyannote.audio checkpoint).")
-DeviceOpt = typer.Option("auto", envvar="MMABENCH_DEVICE", help="auto, cpu, cuda or mps. On CPU, imagenet runs "
-                         "through onnxruntime; yamnet (ONNX) and silero always run on CPU.")
-BatchOpt = typer.Option(0, "--batch-size", envvar="MMABENCH_BATCH_SIZE", help="Frames (visual) or clips (audio) "
-                        "per model call; 0 = the tagger's default for the device.")
-Fp16Opt = typer.Option(None, "--fp16/--fp32", help="Half precision for torch taggers (default: on CUDA only). "
-                       "fp16 scores are cached apart from fp32 ones.")
-WorkersOpt = typer.Option(0, envvar="MMABENCH_TAG_WORKERS", help="Decode threads feeding the model "
-                          "(0 = auto: 2 on a laptop, up to 8 on a big machine).")
-DecodeOpt = typer.Option("auto", envvar="MMABENCH_DECODE", help="Decode workers as threads or processes "
-                         "(auto: processes on machines with more than 4 cores and enough files).")
+TAGGERS_HELP = (
+    "imagenet (EfficientNet-Lite0, frames; offline), yamnet (AudioSet, soundtrack; offline), "
+    "clip (open_clip zero-shot, frames), hf-audio (transformers AudioSet checkpoint, e.g. AST), "
+    "silero (speech activity; offline), pyannote (speech activity, pyannote.audio checkpoint)."
+)
+DeviceOpt = typer.Option(
+    "auto",
+    envvar="MMABENCH_DEVICE",
+    help="auto, cpu, cuda or mps. On CPU, imagenet runs "
+    "through onnxruntime; yamnet (ONNX) and silero always run on CPU.",
+)
+BatchOpt = typer.Option(
+    0,
+    "--batch-size",
+    envvar="MMABENCH_BATCH_SIZE",
+    help="Frames (visual) or clips (audio) per model call; 0 = the tagger's default for the device.",
+)
+Fp16Opt = typer.Option(
+    None,
+    "--fp16/--fp32",
+    help="Half precision for torch taggers (default: on CUDA only). fp16 scores are cached apart from fp32 ones.",
+)
+WorkersOpt = typer.Option(
+    0,
+    envvar="MMABENCH_TAG_WORKERS",
+    help="Decode threads feeding the model (0 = auto: 2 on a laptop, up to 8 on a big machine).",
+)
+DecodeOpt = typer.Option(
+    "auto",
+    envvar="MMABENCH_DECODE",
+    help="Decode workers as threads or processes "
+    "(auto: processes on machines with more than 4 cores and enough files).",
+)
 ClipModelOpt = typer.Option("ViT-B-32", envvar="MMABENCH_CLIP_MODEL", help="open_clip architecture.")
-ClipPretrainedOpt = typer.Option("laion2b_s34b_b79k", envvar="MMABENCH_CLIP_PRETRAINED",
-                                 help="open_clip weights: a tag (downloads), a file, or local-dir:DIR.")
-AudioCkptOpt = typer.Option(None, "--audio-checkpoint", envvar="MMABENCH_AUDIO_CHECKPOINT",
-                            help="hf-audio: a transformers AudioSet checkpoint directory (or hub id).")
-SpeechCkptOpt = typer.Option(None, "--speech-checkpoint", envvar="MMABENCH_SPEECH_CHECKPOINT",
-                             help="pyannote: segmentation checkpoint file/directory (or hub id with HF_TOKEN).")
-
+ClipPretrainedOpt = typer.Option(
+    "laion2b_s34b_b79k",
+    envvar="MMABENCH_CLIP_PRETRAINED",
+    help="open_clip weights: a tag (downloads), a file, or local-dir:DIR.",
+)
+AudioCkptOpt = typer.Option(
+    None,
+    "--audio-checkpoint",
+    envvar="MMABENCH_AUDIO_CHECKPOINT",
+    help="hf-audio: a transformers AudioSet checkpoint directory (or hub id).",
+)
+SpeechCkptOpt = typer.Option(
+    None,
+    "--speech-checkpoint",
+    envvar="MMABENCH_SPEECH_CHECKPOINT",
+    help="pyannote: segmentation checkpoint file/directory (or hub id with HF_TOKEN).",
+)
 
 
 @app.command()
@@ -56,8 +87,10 @@ def ontology(
 
     cur = Curation.load(rules)
     name = cur.ontology.name
-    out.print(f"rules {rules or 'data/curation.toml'} (sha256 {cur.rules_sha256[:12]}): "
-              f"{len(cur.classes)} of {len(cur.ontology.nodes)} ontology classes survive")
+    out.print(
+        f"rules {rules or 'data/curation.toml'} (sha256 {cur.rules_sha256[:12]}): "
+        f"{len(cur.classes)} of {len(cur.ontology.nodes)} ontology classes survive"
+    )
     if not stats:
         out.print(", ".join(name(m) for m in cur.classes))
         return
@@ -65,58 +98,93 @@ def ontology(
     segs = [s.labels for lst in segments for s in read_segments(lst, bad)]
     counts = cur.stats(segs)
     vocab = cur.vocabulary(counts)
-    t = Table("class", "mid", "eligible segments", title=f"classes with ≥ {cur.min_segments} eligible segments",
-              title_justify="left")
+    t = Table(
+        "class",
+        "mid",
+        "eligible segments",
+        title=f"classes with ≥ {cur.min_segments} eligible segments",
+        title_justify="left",
+    )
     for mid in sorted(vocab, key=lambda m: -counts[m]):
         t.add_row(escape(name(mid)), mid, str(counts[mid]))
     out.print(t)
-    out.print(f"{len(segs)} segments read ({len(bad)} bad rows); {sum(counts.values())} single-class eligible over "
-              f"{len(counts)} classes; {len(vocab)} classes with ≥ {cur.min_segments}: "
-              f"{sum(counts[m] for m in vocab)} segments")
+    out.print(
+        f"{len(segs)} segments read ({len(bad)} bad rows); {sum(counts.values())} single-class eligible over "
+        f"{len(counts)} classes; {len(vocab)} classes with ≥ {cur.min_segments}: "
+        f"{sum(counts[m] for m in vocab)} segments"
+    )
     from mmabench.plots import bar_chart
 
     png = chart or home_dir(home) / "ontology_stats.png"
-    bar_chart({name(m): counts[m] for m in vocab}, png, title=f"Eligible single-class segments per class "
-              f"({', '.join(map(str, segments))})", xlabel="segments")
+    bar_chart(
+        {name(m): counts[m] for m in vocab},
+        png,
+        title=f"Eligible single-class segments per class ({', '.join(map(str, segments))})",
+        xlabel="segments",
+    )
     out.print(f"chart: {png}")
 
 
-def _tagger_options(device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint,
-                    speech_checkpoint) -> dict[str, dict]:
+def _tagger_options(
+    device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint
+) -> dict[str, dict]:
     common = {"device": device, "batch_size": batch_size} | ({} if fp16 is None else {"fp16": fp16})
-    return {"*": common, "clip": {"model": clip_model, "pretrained": clip_pretrained},
-            "hf-audio": {"checkpoint": audio_checkpoint}, "pyannote": {"checkpoint": speech_checkpoint}}
+    return {
+        "*": common,
+        "clip": {"model": clip_model, "pretrained": clip_pretrained},
+        "hf-audio": {"checkpoint": audio_checkpoint},
+        "pyannote": {"checkpoint": speech_checkpoint},
+    }
 
 
 def _workers(workers: int) -> int:
     from mmabench.taggers.base import default_workers
+
     return workers or default_workers()
 
 
 @app.command()
 def tag(
-    tagger: List[str] = typer.Option(["imagenet", "yamnet"], "--tagger", help="Taggers to run (repeatable): "
-                                     + TAGGERS_HELP),
-    device: str = DeviceOpt, batch_size: int = BatchOpt, fp16: Optional[bool] = Fp16Opt,
-    workers: int = WorkersOpt, decode: str = DecodeOpt, clip_model: str = ClipModelOpt, clip_pretrained: str = ClipPretrainedOpt,
-    audio_checkpoint: Optional[str] = AudioCkptOpt, speech_checkpoint: Optional[str] = SpeechCkptOpt,
-    progress: bool = typer.Option(True), home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    tagger: List[str] = typer.Option(
+        ["imagenet", "yamnet"], "--tagger", help="Taggers to run (repeatable): " + TAGGERS_HELP
+    ),
+    device: str = DeviceOpt,
+    batch_size: int = BatchOpt,
+    fp16: Optional[bool] = Fp16Opt,
+    workers: int = WorkersOpt,
+    decode: str = DecodeOpt,
+    clip_model: str = ClipModelOpt,
+    clip_pretrained: str = ClipPretrainedOpt,
+    audio_checkpoint: Optional[str] = AudioCkptOpt,
+    speech_checkpoint: Optional[str] = SpeechCkptOpt,
+    progress: bool = typer.Option(True),
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Tag every ok clip; scores go to the `tags` table keyed by content, tagger, model, weights hash and
     version, so a re-run calls no model. Files are decoded in worker threads while the model runs on
     batches across clips. Example: mmabench tag --tagger clip --clip-pretrained /models/open_clip_b32.bin"""
     from mmabench.tagging.runner import tag_clips
 
-    opts = _tagger_options(device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint,
-                           speech_checkpoint)
+    opts = _tagger_options(device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint)
     try:
-        reps = tag_clips(tagger, home=home, db=db, workers=_workers(workers), progress=progress, console=err,
-                         options=opts, decode=decode)
+        reps = tag_clips(
+            tagger,
+            home=home,
+            db=db,
+            workers=_workers(workers),
+            progress=progress,
+            console=err,
+            options=opts,
+            decode=decode,
+        )
     except (LookupError, ImportError, RuntimeError) as e:
         _fail(str(e), 2)
     for r in reps:
-        out.print(f"{r.tagger}: {r.tagged} tagged, {r.model_calls} model calls, {r.seconds:.1f}s "
-                  f"({r.forward_seconds:.1f}s in the model)")
+        out.print(
+            f"{r.tagger}: {r.tagged} tagged, {r.model_calls} model calls, {r.seconds:.1f}s "
+            f"({r.forward_seconds:.1f}s in the model)"
+        )
         for sha, why in r.failed.items():
             out.print(f"  [red]failed[/] {sha[:12]}: {escape(why)}")
 
@@ -125,19 +193,34 @@ def tag(
 def filter_cmd(
     visual_tagger: str = typer.Option("imagenet", help="Tagger for 'visible' (imagenet or clip)."),
     audio_tagger: str = typer.Option("yamnet", help="Tagger for 'audible' (yamnet or hf-audio)."),
-    speech_tagger: Optional[str] = typer.Option(None, help="Speech-activity tagger for the voice-over check "
-                                                "(silero or pyannote; default: the audio tagger's Speech class)."),
+    speech_tagger: Optional[str] = typer.Option(
+        None,
+        help="Speech-activity tagger for the voice-over check "
+        "(silero or pyannote; default: the audio tagger's Speech class).",
+    ),
     visual_threshold: float = typer.Option(0.2, help="Min visual-tagger score for the label (visible)."),
     audio_threshold: float = typer.Option(0.3, help="Min audio-tagger score for the label (audible)."),
-    speech_threshold: float = typer.Option(0.6, help="Speech score (or, for a speech tagger, fraction of the clip "
-                                           "with speech) that flags a voice-over on a non-speech clip."),
+    speech_threshold: float = typer.Option(
+        0.6,
+        help="Speech score (or, for a speech tagger, fraction of the clip "
+        "with speech) that flags a voice-over on a non-speech clip.",
+    ),
     require_visual: bool = typer.Option(False, help="Reject classes the visual tagger cannot see at all."),
-    chart_dir: Optional[Path] = typer.Option(None, "--charts", help="Folder for the confusion heatmaps "
-                                             "(default: the workspace)."),
-    device: str = DeviceOpt, batch_size: int = BatchOpt, fp16: Optional[bool] = Fp16Opt,
-    workers: int = WorkersOpt, decode: str = DecodeOpt, clip_model: str = ClipModelOpt, clip_pretrained: str = ClipPretrainedOpt,
-    audio_checkpoint: Optional[str] = AudioCkptOpt, speech_checkpoint: Optional[str] = SpeechCkptOpt,
-    progress: bool = typer.Option(True), home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt,
+    chart_dir: Optional[Path] = typer.Option(
+        None, "--charts", help="Folder for the confusion heatmaps (default: the workspace)."
+    ),
+    device: str = DeviceOpt,
+    batch_size: int = BatchOpt,
+    fp16: Optional[bool] = Fp16Opt,
+    workers: int = WorkersOpt,
+    decode: str = DecodeOpt,
+    clip_model: str = ClipModelOpt,
+    clip_pretrained: str = ClipPretrainedOpt,
+    audio_checkpoint: Optional[str] = AudioCkptOpt,
+    speech_checkpoint: Optional[str] = SpeechCkptOpt,
+    progress: bool = typer.Option(True),
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
 ) -> None:
     """Stage-2 consistency: is each clip's label visible (frames) and audible (soundtrack), with no
     voice-over? Decisions with their scores go to the `decisions` table; prints kept/rejected with reasons
@@ -145,36 +228,77 @@ def filter_cmd(
     from mmabench.config import home_dir
     from mmabench.tagging.filter import FilterConfig, confusion_png, per_class, run_filter
 
-    cfg = FilterConfig(visual_tagger=visual_tagger, audio_tagger=audio_tagger, speech_tagger=speech_tagger,
-                       visual_threshold=visual_threshold, audio_threshold=audio_threshold,
-                       speech_threshold=speech_threshold, require_visual=require_visual)
-    opts = _tagger_options(device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint,
-                           speech_checkpoint)
+    cfg = FilterConfig(
+        visual_tagger=visual_tagger,
+        audio_tagger=audio_tagger,
+        speech_tagger=speech_tagger,
+        visual_threshold=visual_threshold,
+        audio_threshold=audio_threshold,
+        speech_threshold=speech_threshold,
+        require_visual=require_visual,
+    )
+    opts = _tagger_options(device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint)
     try:
-        decisions = run_filter(cfg, home=home, db=db, workers=_workers(workers), progress=progress, console=err,
-                               options=opts, decode=decode)
+        decisions = run_filter(
+            cfg,
+            home=home,
+            db=db,
+            workers=_workers(workers),
+            progress=progress,
+            console=err,
+            options=opts,
+            decode=decode,
+        )
     except (LookupError, ImportError, RuntimeError) as e:
         _fail(str(e), 2)
-    t = Table("clip", "label", "kept", "visible", "audible", "speech", "reason", title=f"filter {cfg.hash()}",
-              title_justify="left")
+    t = Table(
+        "clip",
+        "label",
+        "kept",
+        "visible",
+        "audible",
+        "speech",
+        "reason",
+        title=f"filter {cfg.hash()}",
+        title_justify="left",
+    )
     for d in sorted(decisions, key=lambda d: (d.clip.label, d.clip.source_ref)):
         v = d.checks.get("visible_muted", {}).get("score")
         a = d.checks.get("audible_black", {}).get("score")
         sp = d.checks.get("voice_over", {}).get("speech")
-        t.add_row(escape(d.clip.source_ref), escape(d.clip.label), "yes" if d.kept else "[red]no[/]",
-                  *("n/a" if x is None else f"{x:.2f}" for x in (v, a, sp)), escape(d.reason or ""))
+        t.add_row(
+            escape(d.clip.source_ref),
+            escape(d.clip.label),
+            "yes" if d.kept else "[red]no[/]",
+            *("n/a" if x is None else f"{x:.2f}" for x in (v, a, sp)),
+            escape(d.reason or ""),
+        )
     out.print(t)
-    pc = Table("label", "clips", "kept", "visible (mean)", "audible (mean)", "commonest rejection", title="per class",
-               title_justify="left")
+    pc = Table(
+        "label",
+        "clips",
+        "kept",
+        "visible (mean)",
+        "audible (mean)",
+        "commonest rejection",
+        title="per class",
+        title_justify="left",
+    )
     for r in per_class(decisions):
-        pc.add_row(escape(r["label"]), str(r["clips"]), str(r["kept"]),
-                   *("n/a" if r[k] is None else f"{r[k]:.2f}" for k in ("visible_mean", "audible_mean")),
-                   escape(r["top_rejection"]))
+        pc.add_row(
+            escape(r["label"]),
+            str(r["clips"]),
+            str(r["kept"]),
+            *("n/a" if r[k] is None else f"{r[k]:.2f}" for k in ("visible_mean", "audible_mean")),
+            escape(r["top_rejection"]),
+        )
     out.print(pc)
     out.print(f"kept {sum(d.kept for d in decisions)} of {len(decisions)} clips")
     folder = chart_dir or home_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     for key, name in (("visual_top", cfg.visual_tagger), ("audio_top", cfg.audio_tagger)):
         confusion_png(decisions, key, folder / f"confusion_{name}.png", f"label vs. {name} top class")
-    out.print(f"charts: {folder / f'confusion_{cfg.visual_tagger}.png'}, {folder / f'confusion_{cfg.audio_tagger}.png'}"
-              " (counts beside them as .csv)")
+    out.print(
+        f"charts: {folder / f'confusion_{cfg.visual_tagger}.png'}, {folder / f'confusion_{cfg.audio_tagger}.png'}"
+        " (counts beside them as .csv)"
+    )

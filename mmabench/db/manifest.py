@@ -1,4 +1,5 @@
 """The manifest: one engine per database URL, migrated on open, with bulk upserts and typed reads."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,6 +34,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -74,7 +76,7 @@ def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], updat
     # executemany with one compiled statement (SQLAlchemy batches it as multi-row VALUES under the hood);
     # compiling a fresh 500-row VALUES clause per chunk cost more than the inserts themselves
     for i in range(0, len(rows), UPSERT_CHUNK):
-        session.execute(stmt, list(rows[i:i + UPSERT_CHUNK]))
+        session.execute(stmt, list(rows[i : i + UPSERT_CHUNK]))
 
 
 class Manifest:
@@ -125,8 +127,9 @@ class Manifest:
         with self.session() as s:
             return [_variant(r) for r in s.scalars(q.order_by(VariantRow.id))]
 
-    def items(self, split: Split | str = Split.full, build: str | None = None,
-              modality: Modality | str | None = None) -> Iterator[Item]:
+    def items(
+        self, split: Split | str = Split.full, build: str | None = None, modality: Modality | str | None = None
+    ) -> Iterator[Item]:
         conds = [c.value for c in conditions_for(split)]
         q = select(ItemRow).where(ItemRow.condition.in_(conds))
         if build is not None:
@@ -151,9 +154,19 @@ def _clip(r: ClipRow) -> Clip:
 
 
 def _variant(r: VariantRow) -> Variant:
-    return Variant(id=r.id, condition=Condition(r.condition), op=r.op, op_version=r.op_version,
-                   video_clip_id=r.video_clip_id, audio_clip_id=r.audio_clip_id, params=r.recipe.get("params", {}),
-                   path=r.path, sha256=r.sha256, bytes=r.bytes, tool_versions=r.tool_versions or {})
+    return Variant(
+        id=r.id,
+        condition=Condition(r.condition),
+        op=r.op,
+        op_version=r.op_version,
+        video_clip_id=r.video_clip_id,
+        audio_clip_id=r.audio_clip_id,
+        params=r.recipe.get("params", {}),
+        path=r.path,
+        sha256=r.sha256,
+        bytes=r.bytes,
+        tool_versions=r.tool_versions or {},
+    )
 
 
 def _item(r: ItemRow) -> Item:

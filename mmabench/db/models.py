@@ -1,4 +1,5 @@
 """Tables mirror the records in mmabench.schema. Column names are part of the user-facing SQL surface."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -52,8 +53,11 @@ class ClipRow(Base):
     provenance: Mapped[dict[str, Any]] = mapped_column(Json)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    __table_args__ = (Index("ix_clips_label", "label"), Index("ix_clips_status", "status"),
-                      Index("ix_clips_source", "source", "source_ref"))
+    __table_args__ = (
+        Index("ix_clips_label", "label"),
+        Index("ix_clips_status", "status"),
+        Index("ix_clips_source", "source", "source_ref"),
+    )
 
 
 class VariantRow(Base):
@@ -87,8 +91,10 @@ class ItemRow(Base):
     abstain_expected: Mapped[bool] = mapped_column(Boolean, default=False)
     template_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    __table_args__ = (Index("ix_items_lookup", "build", "split", "condition", "prompt_modality"),
-                      Index("ix_items_variant", "variant_id"))
+    __table_args__ = (
+        Index("ix_items_lookup", "build", "split", "condition", "prompt_modality"),
+        Index("ix_items_variant", "variant_id"),
+    )
 
 
 # The items_flat view is defined in migrations/versions/0001_initial.py (migrations own the DDL).
@@ -120,14 +126,14 @@ class PredictionRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     response: Mapped[Optional[str]] = mapped_column(Text)
     parsed: Mapped[Optional[str]] = mapped_column(String(200))
-    parse_status: Mapped[str] = mapped_column(String(16))      # exact | contained | unparsed | error
+    parse_status: Mapped[str] = mapped_column(String(16))  # exact | contained | unparsed | error
     correct: Mapped[Optional[bool]] = mapped_column(Boolean)
     abstained: Mapped[Optional[bool]] = mapped_column(Boolean)
     latency_ms: Mapped[Optional[float]] = mapped_column(Float)
     tokens_in: Mapped[Optional[int]] = mapped_column(Integer)
     tokens_out: Mapped[Optional[int]] = mapped_column(Integer)
-    sent: Mapped[dict[str, Any]] = mapped_column(Json)          # media parts actually sent
-    cached_from: Mapped[Optional[str]] = mapped_column(Id)       # run whose identical request was reused
+    sent: Mapped[dict[str, Any]] = mapped_column(Json)  # media parts actually sent
+    cached_from: Mapped[Optional[str]] = mapped_column(Id)  # run whose identical request was reused
     error: Mapped[Optional[str]] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -136,6 +142,7 @@ class PredictionRow(Base):
 
 class TagRow(Base):
     """Tagger output for one media file's content; the key makes tagging idempotent across clips/variants."""
+
     __tablename__ = "tags"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     tagger: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -150,6 +157,7 @@ class TagRow(Base):
 
 class DecisionRow(Base):
     """Stage-2 consistency decision for one clip under one filter configuration."""
+
     __tablename__ = "decisions"
     clip_id: Mapped[str] = mapped_column(Id, ForeignKey("clips.id"), primary_key=True)
     filter_hash: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -5,6 +5,7 @@ PostgreSQL: a READ ONLY transaction that is always rolled back, sent through the
 (`prepare=True`), which carries one statement, so `COMMIT; DROP …` cannot slip past it.
 SQL goes to the driver untouched (no bind-parameter parsing of ':' or '%').
 """
+
 from __future__ import annotations
 
 import sqlite3

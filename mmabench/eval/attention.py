@@ -1,6 +1,7 @@
 """White-box attention analysis (benchmark.md §5): per decoder layer, the attention mass from the answer
 position onto the video, audio and text token blocks, under the visual and the audio prompt of the same
 clips; Cohen's d between the two (d > 0 = more attention under the visual prompt)."""
+
 from __future__ import annotations
 
 import csv
@@ -50,12 +51,20 @@ def cohens_d(x: np.ndarray, y: np.ndarray) -> float:
 
 @dataclass
 class AttentionStudy:
-    rows: list[dict]           # item_id, condition, prompt_modality, layer, block, mass
-    summary: list[dict]        # condition, layer, block, mean_visual, mean_audio, d
+    rows: list[dict]  # item_id, condition, prompt_modality, layer, block, mass
+    summary: list[dict]  # condition, layer, block, mean_visual, mean_audio, d
 
 
-def study(adapter, *, split: Split | str = Split.conflict, build: str = "default", limit: Optional[int] = None,
-          home=None, db=None, progress: bool = False) -> AttentionStudy:
+def study(
+    adapter,
+    *,
+    split: Split | str = Split.conflict,
+    build: str = "default",
+    limit: Optional[int] = None,
+    home=None,
+    db=None,
+    progress: bool = False,
+) -> AttentionStudy:
     rows = []
     with Manifest(db, home) as m:
         items = list(m.items(split=split, build=build))
@@ -66,9 +75,17 @@ def study(adapter, *, split: Split | str = Split.conflict, build: str = "default
             path, sha = media[it.variant_id]
             for layer, masses in enumerate(profile(adapter, Request(it, path, sha))):
                 for block in BLOCKS:
-                    rows.append({"item_id": it.id, "variant_id": it.variant_id, "condition": it.condition.value,
-                                 "prompt_modality": it.prompt_modality.value, "layer": layer, "block": block,
-                                 "mass": masses[block]})
+                    rows.append(
+                        {
+                            "item_id": it.id,
+                            "variant_id": it.variant_id,
+                            "condition": it.condition.value,
+                            "prompt_modality": it.prompt_modality.value,
+                            "layer": layer,
+                            "block": block,
+                            "mass": masses[block],
+                        }
+                    )
     summary = []
     for cond in sorted({r["condition"] for r in rows}):
         for layer in sorted({r["layer"] for r in rows}):
@@ -76,9 +93,16 @@ def study(adapter, *, split: Split | str = Split.conflict, build: str = "default
                 sel = [r for r in rows if r["condition"] == cond and r["layer"] == layer and r["block"] == block]
                 v = np.array([r["mass"] for r in sel if r["prompt_modality"] == "visual"])
                 a = np.array([r["mass"] for r in sel if r["prompt_modality"] == "audio"])
-                summary.append({"condition": cond, "layer": layer, "block": block,
-                                "mean_visual": float(v.mean()) if len(v) else float("nan"),
-                                "mean_audio": float(a.mean()) if len(a) else float("nan"), "d": cohens_d(v, a)})
+                summary.append(
+                    {
+                        "condition": cond,
+                        "layer": layer,
+                        "block": block,
+                        "mean_visual": float(v.mean()) if len(v) else float("nan"),
+                        "mean_audio": float(a.mean()) if len(a) else float("nan"),
+                        "d": cohens_d(v, a),
+                    }
+                )
     return AttentionStudy(rows, summary)
 
 
@@ -91,6 +115,7 @@ def write(st: AttentionStudy, out: str | Path, title: str = "") -> dict[str, Pat
         w.writerows(st.rows)
     (out / "attention_summary.json").write_text(json.dumps(st.summary, indent=1))
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -109,4 +134,8 @@ def write(st: AttentionStudy, out: str | Path, title: str = "") -> dict[str, Pat
     fig.tight_layout()
     fig.savefig(out / "attention_d.png", dpi=110)
     plt.close(fig)
-    return {"rows": out / "attention_rows.csv", "summary": out / "attention_summary.json", "png": out / "attention_d.png"}
+    return {
+        "rows": out / "attention_rows.csv",
+        "summary": out / "attention_summary.json",
+        "png": out / "attention_d.png",
+    }

@@ -1,5 +1,6 @@
 """`mmabench report`: the study's table for any set of runs, as Markdown and self-contained HTML, with
 grouped bar charts (aligned vs. conflict, per prompted modality), a per-class breakdown and a leaderboard."""
+
 from __future__ import annotations
 
 import base64
@@ -49,9 +50,16 @@ def load_scores(m: Manifest, run_ids: Optional[list[str]] = None) -> list[RunSco
         builds = {b.name: b for b in s.scalars(select(BuildRow))}
         out = []
         for r in runs:
-            rows = [dict(x._mapping) for x in s.execute(text(
-                "SELECT condition, prompt_modality, answer, parsed, parse_status, correct, abstained, visual_class, "
-                "audio_class FROM predictions_flat WHERE run_id = :r"), {"r": r.id})]
+            rows = [
+                dict(x._mapping)
+                for x in s.execute(
+                    text(
+                        "SELECT condition, prompt_modality, answer, parsed, parse_status, correct, abstained, visual_class, "
+                        "audio_class FROM predictions_flat WHERE run_id = :r"
+                    ),
+                    {"r": r.id},
+                )
+            ]
             b = builds.get(r.build)
             demo = bool(b and any(src.get("name") == "demo" for src in b.config.get("sources", [])))
             out.append(RunScores(r, score_rows(rows), demo))
@@ -60,6 +68,7 @@ def load_scores(m: Manifest, run_ids: Optional[list[str]] = None) -> list[RunSco
 
 def _chart(rs: RunScores, path: Path) -> Path:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -71,8 +80,14 @@ def _chart(rs: RunScores, path: Path) -> Path:
             if c is None or math.isnan(c.accuracy):
                 continue
             lo, hi = c.ci
-            ax.bar(k, c.accuracy, color=color, label=mod,
-                   yerr=[[c.accuracy - lo], [hi - c.accuracy]] if not math.isnan(lo) else None, capsize=3)
+            ax.bar(
+                k,
+                c.accuracy,
+                color=color,
+                label=mod,
+                yerr=[[c.accuracy - lo], [hi - c.accuracy]] if not math.isnan(lo) else None,
+                capsize=3,
+            )
         ax.set_title(cond, fontsize=9)
         ax.set_xticks([0, 1], ["V", "A"])
         ax.set_ylim(0, 100)
@@ -88,38 +103,73 @@ def _chart(rs: RunScores, path: Path) -> Path:
 def markdown(scores: list[RunScores], charts: dict[str, Path]) -> str:
     lines = ["# mmabench report", ""]
     if any(s.demo for s in scores):
-        lines += ["> Runs on the embedded **demo corpus** exercise the pipeline; their numbers are not "
-                  "benchmark results.", ""]
-    lines += ["## Accuracy % (visual / audio prompt)", "",
-              "| model | run | " + " | ".join(ORDER) + " |", "|---|---|" + "---|" * len(ORDER)]
+        lines += [
+            "> Runs on the embedded **demo corpus** exercise the pipeline; their numbers are not benchmark results.",
+            "",
+        ]
+    lines += [
+        "## Accuracy % (visual / audio prompt)",
+        "",
+        "| model | run | " + " | ".join(ORDER) + " |",
+        "|---|---|" + "---|" * len(ORDER),
+    ]
     for s in scores:
-        cells = [f"{_f(getattr(s.cell(c, 'visual'), 'accuracy', None))} / {_f(getattr(s.cell(c, 'audio'), 'accuracy', None))}"
-                 for c in ORDER]
+        cells = [
+            f"{_f(getattr(s.cell(c, 'visual'), 'accuracy', None))} / {_f(getattr(s.cell(c, 'audio'), 'accuracy', None))}"
+            for c in ORDER
+        ]
         lines.append(f"| {s.label} | `{s.run.id}` | " + " | ".join(cells) + " |")
-    lines += ["", "## Abstention, modality following, unparsed", "",
-              "| model | abstain: visual prompt, frames zeroed | abstain: audio prompt, audio removed | "
-              "av_swap audio prompt: follows video / follows audio | unparsed % | errors |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Abstention, modality following, unparsed",
+        "",
+        "| model | abstain: visual prompt, frames zeroed | abstain: audio prompt, audio removed | "
+        "av_swap audio prompt: follows video / follows audio | unparsed % | errors |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in scores:
         fz, ar, sw = s.cell("frames_zeroed", "visual"), s.cell("audio_removed", "audio"), s.cell("av_swap", "audio")
         unp = [c.unparsed for c in s.cells if not math.isnan(c.unparsed)]
-        lines.append(f"| {s.label} | {_f(getattr(fz, 'abstention', None))} | {_f(getattr(ar, 'abstention', None))} | "
-                     f"{_f(getattr(sw, 'follows_video', None))} / {_f(getattr(sw, 'follows_audio', None))} | "
-                     f"{_f(sum(unp) / len(unp) if unp else None)} | {sum(c.errors for c in s.cells)} |")
-    lines += ["", "## Leaderboard (mean accuracy over condition × modality cells)", "", "| # | model | mean | items |",
-              "|---|---|---|---|"]
+        lines.append(
+            f"| {s.label} | {_f(getattr(fz, 'abstention', None))} | {_f(getattr(ar, 'abstention', None))} | "
+            f"{_f(getattr(sw, 'follows_video', None))} / {_f(getattr(sw, 'follows_audio', None))} | "
+            f"{_f(sum(unp) / len(unp) if unp else None)} | {sum(c.errors for c in s.cells)} |"
+        )
+    lines += [
+        "",
+        "## Leaderboard (mean accuracy over condition × modality cells)",
+        "",
+        "| # | model | mean | items |",
+        "|---|---|---|---|",
+    ]
     for k, s in enumerate(sorted(scores, key=lambda s: -s.mean if not math.isnan(s.mean) else 1e9), 1):
         lines.append(f"| {k} | {s.label} | {_f(s.mean)} | {sum(c.n for c in s.cells)} |")
     for s in scores:
-        lines += ["", f"## {s.label} (`{s.run.id}`)", "", f"![{s.label}]({charts[s.run.id].name})", "",
-                  "| condition | prompt | n | accuracy | 95% CI | macro | abstain | unparsed |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {s.label} (`{s.run.id}`)",
+            "",
+            f"![{s.label}]({charts[s.run.id].name})",
+            "",
+            "| condition | prompt | n | accuracy | 95% CI | macro | abstain | unparsed |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for c in sorted(s.cells, key=lambda c: (ORDER.index(c.condition), c.modality)):
-            lines.append(f"| {c.condition} | {c.modality} | {c.n} | {_f(c.accuracy)} | {_f(c.ci[0])}–{_f(c.ci[1])} | "
-                         f"{_f(c.macro)} | {_f(c.abstention)} | {_f(c.unparsed)} |")
+            lines.append(
+                f"| {c.condition} | {c.modality} | {c.n} | {_f(c.accuracy)} | {_f(c.ci[0])}–{_f(c.ci[1])} | "
+                f"{_f(c.macro)} | {_f(c.abstention)} | {_f(c.unparsed)} |"
+            )
         classes = sorted({k for c in s.cells for k in c.per_class})
-        cols = [(c.condition, c.modality) for c in sorted(s.cells, key=lambda c: (ORDER.index(c.condition), c.modality))]
-        lines += ["", "Per class (accuracy % by ground-truth class):", "",
-                  "| class | " + " | ".join(f"{a} {b[0].upper()}" for a, b in cols) + " |", "|---|" + "---|" * len(cols)]
+        cols = [
+            (c.condition, c.modality) for c in sorted(s.cells, key=lambda c: (ORDER.index(c.condition), c.modality))
+        ]
+        lines += [
+            "",
+            "Per class (accuracy % by ground-truth class):",
+            "",
+            "| class | " + " | ".join(f"{a} {b[0].upper()}" for a, b in cols) + " |",
+            "|---|" + "---|" * len(cols),
+        ]
         for k in classes:
             lines.append(f"| {k} | " + " | ".join(_f(s.cell(a, b).per_class.get(k)) for a, b in cols) + " |")
     return "\n".join(lines) + "\n"
@@ -131,14 +181,19 @@ def _html(md: str, charts: dict[str, Path]) -> str:
 
     body = markdown.markdown(md, extensions=["tables"])
     for png in charts.values():
-        body = body.replace(f'src="{png.name}"',
-                            f'src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}"')
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
-             "margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}blockquote{background:#fff3cd;"
-             "padding:.5em 1em}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>mmabench report</title><style>{style}</style>" \
-           f"</head><body>{body}</body></html>"
+        body = body.replace(
+            f'src="{png.name}"', f'src="data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}"'
+        )
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+        "margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}blockquote{background:#fff3cd;"
+        "padding:.5em 1em}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>mmabench report</title><style>{style}</style>"
+        f"</head><body>{body}</body></html>"
+    )
 
 
 def make_report(out_dir: str | Path, run_ids: Optional[list[str]] = None, *, home=None, db=None) -> dict[str, Path]:

@@ -8,6 +8,7 @@
   kill loses only requests still in flight); empty or failed responses are
   stored as errors and requested again on resume, never reused as answers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,15 @@ class RunReport:
 
 
 def fingerprint(adapter: Adapter, item: Item, media_sha256: Optional[str]) -> str:
-    payload = {"adapter": adapter.name, "model": adapter.model, "options": adapter.options(), "prompt": item.prompt,
-               "choices": item.options, "media": media_sha256, "mmabench": __version__}
+    payload = {
+        "adapter": adapter.name,
+        "model": adapter.model,
+        "options": adapter.options(),
+        "prompt": item.prompt,
+        "choices": item.options,
+        "media": media_sha256,
+        "mmabench": __version__,
+    }
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
@@ -62,8 +70,15 @@ def _call(adapter: Adapter, req: Request, retries: int, backoff: float) -> dict:
             r = adapter.generate(req)
             if not r.text.strip():
                 raise TransientError("empty response")
-            return {"response": r.text, "sent": r.sent, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
-                    "attempts": attempt, "latency_ms": 1000 * (time.perf_counter() - t0), "error": None}
+            return {
+                "response": r.text,
+                "sent": r.sent,
+                "tokens_in": r.tokens_in,
+                "tokens_out": r.tokens_out,
+                "attempts": attempt,
+                "latency_ms": 1000 * (time.perf_counter() - t0),
+                "error": None,
+            }
         except TransientError as e:
             if attempt > retries:
                 return {"error": str(e), "attempts": attempt, "latency_ms": 1000 * (time.perf_counter() - t0)}
@@ -79,9 +94,21 @@ def _call(adapter: Adapter, req: Request, retries: int, backoff: float) -> dict:
             delay *= 2
 
 
-def evaluate(adapter: Adapter | str, manifest: Optional[Manifest] = None, *, split: Split | str = Split.conflict,
-             build: str = "default", limit: Optional[int] = None, concurrency: int = 4, retries: int = 3,
-             backoff: float = 1.0, seed: int = 0, progress=None, home=None, db=None) -> RunReport:
+def evaluate(
+    adapter: Adapter | str,
+    manifest: Optional[Manifest] = None,
+    *,
+    split: Split | str = Split.conflict,
+    build: str = "default",
+    limit: Optional[int] = None,
+    concurrency: int = 4,
+    retries: int = 3,
+    backoff: float = 1.0,
+    seed: int = 0,
+    progress=None,
+    home=None,
+    db=None,
+) -> RunReport:
     t0 = time.perf_counter()
     adapter = make_adapter(adapter) if isinstance(adapter, str) else adapter
     own = manifest is None
@@ -91,20 +118,52 @@ def evaluate(adapter: Adapter | str, manifest: Optional[Manifest] = None, *, spl
         if limit:
             items = items[:limit]
         adapter.prepare(items)
-        run_id = derive_id("run", {"adapter": adapter.name, "model": adapter.model, "options": adapter.options(),
-                                   "build": build, "split": Split(split).value, "limit": limit, "seed": seed,
-                                   "mmabench": __version__,
-                                   "template": sorted({i.template_version for i in items})})
+        run_id = derive_id(
+            "run",
+            {
+                "adapter": adapter.name,
+                "model": adapter.model,
+                "options": adapter.options(),
+                "build": build,
+                "split": Split(split).value,
+                "limit": limit,
+                "seed": seed,
+                "mmabench": __version__,
+                "template": sorted({i.template_version for i in items}),
+            },
+        )
         report = RunReport(run_id)
         with m.session() as s, s.begin():
-            upsert(s, RunRow.__table__, [dict(id=run_id, model=adapter.model, adapter=adapter.name,
-                                              options=adapter.options(), build=build, split=Split(split).value,
-                                              item_limit=limit, template_version=max((i.template_version for i in items), default=1),
-                                              package_version=__version__, seed=seed, status="running",
-                                              counts={}, timings={})])
-            media = {r.id: (r.path, r.sha256) for r in s.execute(select(VariantRow.id, VariantRow.path, VariantRow.sha256))}
-            done = {r.item_id for r in s.execute(select(PredictionRow.item_id).where(
-                PredictionRow.run_id == run_id, PredictionRow.error.is_(None)))}
+            upsert(
+                s,
+                RunRow.__table__,
+                [
+                    dict(
+                        id=run_id,
+                        model=adapter.model,
+                        adapter=adapter.name,
+                        options=adapter.options(),
+                        build=build,
+                        split=Split(split).value,
+                        item_limit=limit,
+                        template_version=max((i.template_version for i in items), default=1),
+                        package_version=__version__,
+                        seed=seed,
+                        status="running",
+                        counts={},
+                        timings={},
+                    )
+                ],
+            )
+            media = {
+                r.id: (r.path, r.sha256) for r in s.execute(select(VariantRow.id, VariantRow.path, VariantRow.sha256))
+            }
+            done = {
+                r.item_id
+                for r in s.execute(
+                    select(PredictionRow.item_id).where(PredictionRow.run_id == run_id, PredictionRow.error.is_(None))
+                )
+            }
         todo = [i for i in items if i.id not in done]
         report.planned = len(todo)
         fps = {i.id: fingerprint(adapter, i, media[i.variant_id][1]) for i in todo}
@@ -112,20 +171,31 @@ def evaluate(adapter: Adapter | str, manifest: Optional[Manifest] = None, *, spl
         if adapter.deterministic and fps:
             with m.session() as s:
                 for chunk in range(0, len(fps), 500):
-                    keys = list(fps.values())[chunk:chunk + 500]
-                    for r in s.scalars(select(PredictionRow).where(PredictionRow.fingerprint.in_(keys),
-                                                                   PredictionRow.error.is_(None))):
+                    keys = list(fps.values())[chunk : chunk + 500]
+                    for r in s.scalars(
+                        select(PredictionRow).where(PredictionRow.fingerprint.in_(keys), PredictionRow.error.is_(None))
+                    ):
                         cache.setdefault(r.fingerprint, r)
 
         def row(item: Item, out: dict, cached_from: Optional[str] = None) -> dict:
             parsed, status = (None, "error") if out.get("error") else parse_answer(out["response"], item.options)
-            return dict(run_id=run_id, item_id=item.id, fingerprint=fps[item.id], response=out.get("response"),
-                        parsed=parsed, parse_status=status,
-                        correct=None if out.get("error") else parsed == item.answer,
-                        abstained=None if out.get("error") else is_abstention(parsed),
-                        latency_ms=out.get("latency_ms"), tokens_in=out.get("tokens_in"),
-                        tokens_out=out.get("tokens_out"), sent=out.get("sent") or {}, cached_from=cached_from,
-                        error=out.get("error"), attempts=out.get("attempts", 0))
+            return dict(
+                run_id=run_id,
+                item_id=item.id,
+                fingerprint=fps[item.id],
+                response=out.get("response"),
+                parsed=parsed,
+                parse_status=status,
+                correct=None if out.get("error") else parsed == item.answer,
+                abstained=None if out.get("error") else is_abstention(parsed),
+                latency_ms=out.get("latency_ms"),
+                tokens_in=out.get("tokens_in"),
+                tokens_out=out.get("tokens_out"),
+                sent=out.get("sent") or {},
+                cached_from=cached_from,
+                error=out.get("error"),
+                attempts=out.get("attempts", 0),
+            )
 
         pending: list[dict] = []
         last = time.monotonic()
@@ -134,8 +204,16 @@ def evaluate(adapter: Adapter | str, manifest: Optional[Manifest] = None, *, spl
             nonlocal pending, last
             if pending and (force or len(pending) >= 64 or time.monotonic() - last > 0.25):
                 with m.session() as s, s.begin():
-                    upsert(s, PredictionRow.__table__, pending, update=[
-                        c for c in PredictionRow.__table__.columns.keys() if c not in ("run_id", "item_id", "created_at")])
+                    upsert(
+                        s,
+                        PredictionRow.__table__,
+                        pending,
+                        update=[
+                            c
+                            for c in PredictionRow.__table__.columns.keys()
+                            if c not in ("run_id", "item_id", "created_at")
+                        ],
+                    )
                 pending, last = [], time.monotonic()
 
         calls = []
@@ -143,12 +221,23 @@ def evaluate(adapter: Adapter | str, manifest: Optional[Manifest] = None, *, spl
             hit = cache.get(fps[item.id])
             if hit is not None:
                 report.cached += 1
-                pending.append(row(item, {"response": hit.response, "sent": hit.sent, "tokens_in": hit.tokens_in,
-                                          "tokens_out": hit.tokens_out, "attempts": 0, "latency_ms": 0.0},
-                                   cached_from=hit.run_id))
+                pending.append(
+                    row(
+                        item,
+                        {
+                            "response": hit.response,
+                            "sent": hit.sent,
+                            "tokens_in": hit.tokens_in,
+                            "tokens_out": hit.tokens_out,
+                            "attempts": 0,
+                            "latency_ms": 0.0,
+                        },
+                        cached_from=hit.run_id,
+                    )
+                )
             else:
                 calls.append(item)
-        calls.sort(key=lambda i: (i.variant_id, i.id))   # items of one file together: decode once, cache hits
+        calls.sort(key=lambda i: (i.variant_id, i.id))  # items of one file together: decode once, cache hits
         flush(force=True)
         task = progress.add_task(f"eval {adapter.name}", total=len(todo), completed=report.cached) if progress else None
 
@@ -183,8 +272,13 @@ def evaluate(adapter: Adapter | str, manifest: Optional[Manifest] = None, *, spl
             run = s.get(RunRow, run_id)
             n_ok = s.query(PredictionRow).filter(PredictionRow.run_id == run_id, PredictionRow.error.is_(None)).count()
             run.status = "finished" if n_ok == len(items) else "incomplete"
-            run.counts = {"items": len(items), "answered": n_ok, "called": report.called, "cached": report.cached,
-                          "errors": report.errors}
+            run.counts = {
+                "items": len(items),
+                "answered": n_ok,
+                "called": report.called,
+                "cached": report.cached,
+                "errors": report.errors,
+            }
             run.timings = {**(run.timings or {}), "last_seconds": round(report.seconds, 3)}
             run.updated_at = datetime.now(timezone.utc)
         return report

@@ -4,6 +4,7 @@ Parsing: normalise case, underscores and punctuation; an exact option match firs
 contained in the answer (whole words; an option inside a longer contained option does not count), else
 "unparsed" — counted, never silently dropped.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,6 +51,7 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple
 @dataclass
 class Cell:
     """Metrics for one condition x prompted modality."""
+
     condition: str
     modality: str
     n: int
@@ -79,11 +81,18 @@ def score_rows(rows: Iterable[dict], seed: int = 0) -> list[Cell]:
             per_class.setdefault(r["answer"], []).append(c)
         pc = {k: 100 * float(np.mean(v)) for k, v in sorted(per_class.items())}
         n = len(scored)
-        cell = Cell(cond, mod, n, 100 * float(correct.mean()) if n else float("nan"),
-                    bootstrap_ci(correct, seed=seed), float(np.mean(list(pc.values()))) if pc else float("nan"),
-                    100 * sum(bool(r["abstained"]) for r in scored) / n if n else float("nan"),
-                    100 * sum(r["parse_status"] == "unparsed" for r in scored) / n if n else float("nan"),
-                    len(rs) - n, per_class=pc)
+        cell = Cell(
+            cond,
+            mod,
+            n,
+            100 * float(correct.mean()) if n else float("nan"),
+            bootstrap_ci(correct, seed=seed),
+            float(np.mean(list(pc.values()))) if pc else float("nan"),
+            100 * sum(bool(r["abstained"]) for r in scored) / n if n else float("nan"),
+            100 * sum(r["parse_status"] == "unparsed" for r in scored) / n if n else float("nan"),
+            len(rs) - n,
+            per_class=pc,
+        )
         if cond == "av_swap" and n:
             cell.follows_video = 100 * sum(r["parsed"] == r["visual_class"] for r in scored) / n
             cell.follows_audio = 100 * sum(r["parsed"] == r["audio_class"] for r in scored) / n

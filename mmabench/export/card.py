@@ -1,5 +1,6 @@
 """The dataset card: YAML front matter `datasets` and the Hub read (configs, features, licence), then the
 facts a user needs (counts per condition and class, how it was built, config hash, versions)."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,15 @@ class _NoAliases(yaml.SafeDumper):
         return True
 
 
-def write_card(out: Path, build: BuildRow, rows: list[ExportRow], configs: dict[str, int], embedded: bool,
-               split_name: str = "test", sizes: dict[str, int] | None = None) -> Path:
+def write_card(
+    out: Path,
+    build: BuildRow,
+    rows: list[ExportRow],
+    configs: dict[str, int],
+    embedded: bool,
+    split_name: str = "test",
+    sizes: dict[str, int] | None = None,
+) -> Path:
     from mmabench.export.features import features
 
     feats = features()._to_yaml_list()
@@ -31,24 +39,55 @@ def write_card(out: Path, build: BuildRow, rows: list[ExportRow], configs: dict[
         "pretty_name": f"mmabench {build.name}",
         "task_categories": ["video-text-to-text", "audio-text-to-text"],
         "tags": ["multimodal", "audio-visual", "modality-conflict", "mma-bench", "mmabench"],
-        "configs": [{"config_name": c, "data_files": [{"split": split_name, "path": f"data/{c}/*.parquet"}],
-                     **({"default": True} if i == 0 else {})} for i, c in enumerate(configs)],
-        "dataset_info": [{"config_name": c, "features": feats, "splits": [{"name": split_name, "num_bytes": (sizes or {}).get(c, 0), "num_examples": n}]}
-                         for c, n in configs.items()],
-        "mmabench": {"build": build.name, "config": build.config, "config_hash": build.config_hash,
-                     "versions": build.versions, "exported_with": __version__, "media_embedded": embedded},
+        "configs": [
+            {
+                "config_name": c,
+                "data_files": [{"split": split_name, "path": f"data/{c}/*.parquet"}],
+                **({"default": True} if i == 0 else {}),
+            }
+            for i, c in enumerate(configs)
+        ],
+        "dataset_info": [
+            {
+                "config_name": c,
+                "features": feats,
+                "splits": [{"name": split_name, "num_bytes": (sizes or {}).get(c, 0), "num_examples": n}],
+            }
+            for c, n in configs.items()
+        ],
+        "mmabench": {
+            "build": build.name,
+            "config": build.config,
+            "config_hash": build.config_hash,
+            "versions": build.versions,
+            "exported_with": __version__,
+            "media_embedded": embedded,
+        },
     }
     cond = Counter((r.condition, r.prompt_modality) for r in rows)
     classes = Counter(r.visual_class for r in rows if r.prompt_modality == "visual" and r.condition == "aligned")
-    lines = ["---", yaml.dump(front, Dumper=_NoAliases, sort_keys=False, allow_unicode=True).strip(), "---", "",
-             f"# mmabench release: `{build.name}`", "",
-             "Modality-conflict benchmark items built with [mmabench](https://pypi.org/project/mmabench/) after the "
-             "MMA-Bench method (arXiv 2511.22826): each video is asked what is *seen* and what is *heard*, under "
-             "conditions that make sight, sound and text disagree.", "",
-             "```python", "from datasets import load_dataset",
-             f'ds = load_dataset("<this repo or folder>", "{next(iter(configs))}")',
-             "# media: ds[...]['video']['path'] is relative to the release root; cast to datasets.Video() to decode",
-             "```", "", "## Configs", "", "| config | conditions | items |", "|---|---|---|"]
+    lines = [
+        "---",
+        yaml.dump(front, Dumper=_NoAliases, sort_keys=False, allow_unicode=True).strip(),
+        "---",
+        "",
+        f"# mmabench release: `{build.name}`",
+        "",
+        "Modality-conflict benchmark items built with [mmabench](https://pypi.org/project/mmabench/) after the "
+        "MMA-Bench method (arXiv 2511.22826): each video is asked what is *seen* and what is *heard*, under "
+        "conditions that make sight, sound and text disagree.",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        f'ds = load_dataset("<this repo or folder>", "{next(iter(configs))}")',
+        "# media: ds[...]['video']['path'] is relative to the release root; cast to datasets.Video() to decode",
+        "```",
+        "",
+        "## Configs",
+        "",
+        "| config | conditions | items |",
+        "|---|---|---|",
+    ]
     for c, n in configs.items():
         lines.append(f"| {c} | {', '.join(x.value for x in SPLIT_CONDITIONS[Split(c)])} | {n} |")
     lines += ["", "## Items per condition", "", "| condition | visual prompts | audio prompts |", "|---|---|---|"]
@@ -56,17 +95,25 @@ def write_card(out: Path, build: BuildRow, rows: list[ExportRow], configs: dict[
         lines.append(f"| {c} | {cond[(c, 'visual')]} | {cond[(c, 'audio')]} |")
     lines += ["", "## Clips per class (aligned)", "", "| class | clips |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(classes.items())]
-    lines += ["", "## How it was built", "",
-              f"- sources: {', '.join(sources)}; build config hash `{build.config_hash}`; seed {build.seed}",
-              f"- tool versions: `{json.dumps(build.versions, sort_keys=True)}`",
-              "- every variant is a recipe (sources, operation, parameters, versions) in `manifest.db` (SQLite copy "
-              "included) and its media are re-renderable with `mmabench verify --repair`",
-              "", "## Licences", "",
-              "- AudioSet labels: CC BY 4.0 (Google); AudioSet ontology: CC BY-SA 4.0 (Google).",
-              "- Source clips keep their own licences, recorded per clip in `manifest.db` (`clips.provenance`)."]
+    lines += [
+        "",
+        "## How it was built",
+        "",
+        f"- sources: {', '.join(sources)}; build config hash `{build.config_hash}`; seed {build.seed}",
+        f"- tool versions: `{json.dumps(build.versions, sort_keys=True)}`",
+        "- every variant is a recipe (sources, operation, parameters, versions) in `manifest.db` (SQLite copy "
+        "included) and its media are re-renderable with `mmabench verify --repair`",
+        "",
+        "## Licences",
+        "",
+        "- AudioSet labels: CC BY 4.0 (Google); AudioSet ontology: CC BY-SA 4.0 (Google).",
+        "- Source clips keep their own licences, recorded per clip in `manifest.db` (`clips.provenance`).",
+    ]
     if "demo" in sources:
-        lines.append("- Demo corpus: CC0 / public domain photos and sounds, Big Buck Bunny (CC BY 3.0, Blender "
-                     "Foundation), freedesktop sounds (CC BY-SA 3.0, GPL-2.0+). **Plumbing data, not a benchmark.**")
+        lines.append(
+            "- Demo corpus: CC0 / public domain photos and sounds, Big Buck Bunny (CC BY 3.0, Blender "
+            "Foundation), freedesktop sounds (CC BY-SA 3.0, GPL-2.0+). **Plumbing data, not a benchmark.**"
+        )
     if "audioset" in sources:
         lines.append("- AudioSet videos are YouTube content under their uploaders' terms; use for research only.")
     path = out / "README.md"

@@ -6,6 +6,7 @@ shards under data/<config>/ (size-capped), media either as files in media/NNN/ s
 torchcodec is installed), a generated dataset card (README.md with YAML front matter) and a manifest.db
 copy for SQL users. `import_hf` loads a release back into a manifest.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,7 @@ class ExportReport:
 
 
 def _record(r: ExportRow, video: dict) -> dict:
-    d = dict(r.__dict__)   # shallow: asdict() deep-copied every recipe and option list (most of the export time)
+    d = dict(r.__dict__)  # shallow: asdict() deep-copied every recipe and option list (most of the export time)
     d.pop("media_path")
     d["recipe"] = json.dumps(r.recipe, sort_keys=True)
     d["video"] = video
@@ -63,7 +64,7 @@ def _write_shards(rows: list[dict], folder: Path, shard_bytes: int, embed: bool)
     n = max(1, -(-len(rows) // rows_per_shard))
     total = 0
     for k in range(n):
-        chunk = rows[k * rows_per_shard:(k + 1) * rows_per_shard]
+        chunk = rows[k * rows_per_shard : (k + 1) * rows_per_shard]
         table = pa.Table.from_pylist(chunk, schema=schema)
         path = folder / f"part-{k:05d}-of-{n:05d}.parquet"
         pq.write_table(table, path, compression="zstd")
@@ -71,9 +72,18 @@ def _write_shards(rows: list[dict], folder: Path, shard_bytes: int, embed: bool)
     return total
 
 
-def export_hf(out: str | Path, *, build: str = "default", splits: Optional[list[str]] = None, embed_media: bool = False,
-              shard_mb: int = 256, home=None, db=None, copy_manifest: bool = True,
-              progress: bool = False) -> ExportReport:
+def export_hf(
+    out: str | Path,
+    *,
+    build: str = "default",
+    splits: Optional[list[str]] = None,
+    embed_media: bool = False,
+    shard_mb: int = 256,
+    home=None,
+    db=None,
+    copy_manifest: bool = True,
+    progress: bool = False,
+) -> ExportReport:
     t0 = time.perf_counter()
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -88,8 +98,7 @@ def export_hf(out: str | Path, *, build: str = "default", splits: Optional[list[
             raise LookupError(f"build {build!r} has no items")
         media_ref: dict[str, dict] = {}
         paths = sorted({r.media_path for r in rows})
-        for i, path in enumerate(track(paths, description="media", console=Console(stderr=True),
-                                       disable=not progress)):
+        for i, path in enumerate(track(paths, description="media", console=Console(stderr=True), disable=not progress)):
             src = m.media_root / path
             if embed_media:
                 media_ref[path] = {"path": Path(path).name, "bytes": src.read_bytes()}
@@ -113,8 +122,16 @@ def export_hf(out: str | Path, *, build: str = "default", splits: Optional[list[
         if copy_manifest:
             copy_manifest_to(m, out / "manifest.db")
         from mmabench.export.card import write_card
-        write_card(out, brow, rows, rep.configs, embed_media, split_name="train" if is_train else "test",
-                   sizes=rep.config_bytes)
+
+        write_card(
+            out,
+            brow,
+            rows,
+            rep.configs,
+            embed_media,
+            split_name="train" if is_train else "test",
+            sizes=rep.config_bytes,
+        )
     rep.seconds = time.perf_counter() - t0
     return rep
 
@@ -129,7 +146,7 @@ def copy_manifest_to(m: Manifest, path: Path) -> None:
                 cols = [c.name for c in model.__table__.columns]
                 batch = [dict(zip(cols, row)) for row in s.execute(select(*model.__table__.columns))]
                 for i in range(0, len(batch), 2000):
-                    dst.upsert(model, batch[i:i + 2000])
+                    dst.upsert(model, batch[i : i + 2000])
     for suffix in ("-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
 
@@ -142,6 +159,7 @@ def import_hf(path_or_repo: str, *, home=None, db=None, config: Optional[str] = 
     root = Path(path_or_repo)
     if not root.exists():
         from huggingface_hub import snapshot_download
+
         root = Path(snapshot_download(path_or_repo, repo_type="dataset"))
     card = (root / "README.md").read_text()
     meta = yaml.safe_load(card.split("---", 2)[1])
@@ -150,18 +168,38 @@ def import_hf(path_or_repo: str, *, home=None, db=None, config: Optional[str] = 
     use = [config] if config else (["full"] if "full" in configs else configs)
     counts = {"items": 0, "variants": 0, "clips": 0}
     with Manifest(db, home) as m:
-        m.upsert(BuildRow, [dict(name=info["build"], config=info["config"], config_hash=info["config_hash"],
-                                 seed=info["config"].get("seed", 0), versions=info.get("versions", {}),
-                                 timings={})])
+        m.upsert(
+            BuildRow,
+            [
+                dict(
+                    name=info["build"],
+                    config=info["config"],
+                    config_hash=info["config_hash"],
+                    seed=info["config"].get("seed", 0),
+                    versions=info.get("versions", {}),
+                    timings={},
+                )
+            ],
+        )
         for cfg in use:
             split = next(iter(datasets.load_dataset(str(root), cfg).values()))
             clips, variants, items = {}, {}, []
             for r in split:
-                for cid, label, mid, ref in ((r["video_clip_id"], r["visual_class"], r["visual_mid"], r["video_source_ref"]),
-                                             (r["audio_clip_id"], r["audio_class"], r["audio_mid"], r["audio_source_ref"])):
+                for cid, label, mid, ref in (
+                    (r["video_clip_id"], r["visual_class"], r["visual_mid"], r["video_source_ref"]),
+                    (r["audio_clip_id"], r["audio_class"], r["audio_mid"], r["audio_source_ref"]),
+                ):
                     if cid:
-                        clips[cid] = dict(id=cid, source=r["source"], source_ref=ref, label=label, label_mid=mid,
-                                          status="ok", provenance={"imported_from": str(path_or_repo)}, attempts=1)
+                        clips[cid] = dict(
+                            id=cid,
+                            source=r["source"],
+                            source_ref=ref,
+                            label=label,
+                            label_mid=mid,
+                            status="ok",
+                            provenance={"imported_from": str(path_or_repo)},
+                            attempts=1,
+                        )
                 if r["variant_id"] not in variants:
                     recipe = json.loads(r["recipe"])
                     rel = f"variants/{r['media_sha256'][:2]}/{r['media_sha256']}.mp4"
@@ -174,14 +212,33 @@ def import_hf(path_or_repo: str, *, home=None, db=None, config: Optional[str] = 
                         else:
                             shutil.copy2(root / v["path"], dst)
                     variants[r["variant_id"]] = dict(
-                        id=r["variant_id"], condition=r["condition"], op=recipe["op"], op_version=recipe["op_version"],
-                        video_clip_id=r["video_clip_id"], audio_clip_id=r["audio_clip_id"], recipe=recipe,
-                        tool_versions={"imported": __version__}, path=rel, sha256=r["media_sha256"],
-                        bytes=dst.stat().st_size)
-                items.append(dict(id=r["item_id"], build=r["build"], variant_id=r["variant_id"], split=r["split"],
-                                  condition=r["condition"], prompt_modality=r["prompt_modality"], prompt=r["prompt"],
-                                  options=list(r["options"]), answer=r["answer"],
-                                  abstain_expected=r["abstain_expected"], template_version=r["template_version"]))
+                        id=r["variant_id"],
+                        condition=r["condition"],
+                        op=recipe["op"],
+                        op_version=recipe["op_version"],
+                        video_clip_id=r["video_clip_id"],
+                        audio_clip_id=r["audio_clip_id"],
+                        recipe=recipe,
+                        tool_versions={"imported": __version__},
+                        path=rel,
+                        sha256=r["media_sha256"],
+                        bytes=dst.stat().st_size,
+                    )
+                items.append(
+                    dict(
+                        id=r["item_id"],
+                        build=r["build"],
+                        variant_id=r["variant_id"],
+                        split=r["split"],
+                        condition=r["condition"],
+                        prompt_modality=r["prompt_modality"],
+                        prompt=r["prompt"],
+                        options=list(r["options"]),
+                        answer=r["answer"],
+                        abstain_expected=r["abstain_expected"],
+                        template_version=r["template_version"],
+                    )
+                )
             m.upsert(ClipRow, list(clips.values()))
             m.upsert(VariantRow, list(variants.values()))
             m.upsert(ItemRow, items)

@@ -2,6 +2,7 @@
 per the study's tuning recipe (benchmark.md §7): one `<video><audio>` turn per item, target = the bare
 class name; frames-zeroed visual prompts are trained to answer "None of the above". Audio goes as a
 16-kHz mono WAV extracted from the variant itself (so an audio_removed item trains on its silence)."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ from mmabench.export.rows import export_rows
 from mmabench.media import load_audio, wav_bytes
 from mmabench.schema import NONE_OF_THE_ABOVE, Split
 
-DEFAULT_CONDITIONS = ("aligned", "av_swap", "frames_zeroed")     # the study's tuning mix
+DEFAULT_CONDITIONS = ("aligned", "av_swap", "frames_zeroed")  # the study's tuning mix
 
 
 def target_for(row) -> str:
@@ -31,8 +32,15 @@ def _wav(src: Path, dst: Path) -> None:
     dst.write_bytes(wav_bytes(np.zeros(0, np.float32) if x is None else x, 16000))
 
 
-def export_llamafactory(out: str | Path, *, build: str = "default", conditions: Optional[list[str]] = None,
-                        name: str = "mmabench", home=None, db=None) -> dict:
+def export_llamafactory(
+    out: str | Path,
+    *,
+    build: str = "default",
+    conditions: Optional[list[str]] = None,
+    name: str = "mmabench",
+    home=None,
+    db=None,
+) -> dict:
     out = Path(out)
     conditions = list(conditions or DEFAULT_CONDITIONS)
     records, media = [], {}
@@ -49,16 +57,26 @@ def export_llamafactory(out: str | Path, *, build: str = "default", conditions: 
                 _wav(m.media_root / r.media_path, out / audio)
                 media[r.media_path] = (video, audio)
             video, audio = media[r.media_path]
-            records.append({"messages": [{"role": "user", "content": f"<video><audio>{r.prompt}"},
-                                         {"role": "assistant", "content": target_for(r)}],
-                            "videos": [video], "audios": [audio],
-                            "mmabench": {"item_id": r.item_id, "condition": r.condition,
-                                         "prompt_modality": r.prompt_modality}})
+            records.append(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"<video><audio>{r.prompt}"},
+                        {"role": "assistant", "content": target_for(r)},
+                    ],
+                    "videos": [video],
+                    "audios": [audio],
+                    "mmabench": {"item_id": r.item_id, "condition": r.condition, "prompt_modality": r.prompt_modality},
+                }
+            )
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(records, indent=1, ensure_ascii=False))
-    info = {name: {"file_name": f"{name}.json", "formatting": "sharegpt",
-                   "columns": {"messages": "messages", "videos": "videos", "audios": "audios"},
-                   "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                            "assistant_tag": "assistant"}}}
+    info = {
+        name: {
+            "file_name": f"{name}.json",
+            "formatting": "sharegpt",
+            "columns": {"messages": "messages", "videos": "videos", "audios": "audios"},
+            "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
+        }
+    }
     (out / "dataset_info.json").write_text(json.dumps(info, indent=1))
     return {"records": len(records), "media": len(media), "conditions": conditions}

@@ -2,6 +2,7 @@
 work, the repo is created if needed, and the upload is resumable — files already on the Hub with the same
 content (LFS sha256 or git blob id) are skipped, and the rest go in commits of bounded size, so an
 interrupted push loses at most one commit and a re-run continues where it stopped. Never prints the token."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,10 @@ def check_token() -> str:
     try:
         who = _api().whoami()
     except HfHubHTTPError as e:
-        raise PushError(f"the Hub rejected the token ({e.response.status_code if e.response is not None else e}); "
-                        "nothing was exported or uploaded") from None
+        raise PushError(
+            f"the Hub rejected the token ({e.response.status_code if e.response is not None else e}); "
+            "nothing was exported or uploaded"
+        ) from None
     except OSError as e:
         raise PushError(f"cannot reach the Hub ({type(e).__name__}); nothing was exported or uploaded") from None
     return who.get("name", "?")
@@ -43,8 +46,15 @@ def _git_blob_id(path: Path) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revision: Optional[str] = None,
-                files_per_commit: int = 50, bytes_per_commit: int = 1 << 30) -> dict:
+def push_folder(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: Optional[str] = None,
+    files_per_commit: int = 50,
+    bytes_per_commit: int = 1 << 30,
+) -> dict:
     """Upload what the Hub does not already have; returns counts (uploaded, skipped, commits) and the URL."""
     from huggingface_hub import CommitOperationAdd
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
@@ -56,8 +66,11 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revi
         if revision:
             api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
         try:
-            remote = {f.path: f for f in api.list_repo_tree(repo_id, repo_type="dataset", revision=revision,
-                                                          recursive=True) if hasattr(f, "blob_id")}
+            remote = {
+                f.path: f
+                for f in api.list_repo_tree(repo_id, repo_type="dataset", revision=revision, recursive=True)
+                if hasattr(f, "blob_id")
+            }
         except (RepositoryNotFoundError, RevisionNotFoundError):
             remote = {}
         local = sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)
@@ -65,7 +78,9 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revi
         for p in local:
             rel = p.relative_to(folder).as_posix()
             r = remote.get(rel)
-            if r is not None and ((r.lfs and r.lfs.sha256 == sha256_file(p)) or (not r.lfs and r.blob_id == _git_blob_id(p))):
+            if r is not None and (
+                (r.lfs and r.lfs.sha256 == sha256_file(p)) or (not r.lfs and r.blob_id == _git_blob_id(p))
+            ):
                 skipped += 1
             else:
                 todo.append((rel, p))
@@ -76,14 +91,19 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, revi
             batch.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=str(p)))
             size += p.stat().st_size
             if len(batch) >= files_per_commit or size >= bytes_per_commit or i == len(todo) - 1:
-                api.create_commit(repo_id, operations=batch, repo_type="dataset", revision=revision,
-                                  commit_message=f"mmabench release: {len(batch)} files")
+                api.create_commit(
+                    repo_id,
+                    operations=batch,
+                    repo_type="dataset",
+                    revision=revision,
+                    commit_message=f"mmabench release: {len(batch)} files",
+                )
                 commits, batch, size = commits + 1, [], 0
     except HfHubHTTPError as e:
         code = e.response.status_code if e.response is not None else "?"
         raise PushError(f"push to {repo_id} failed (HTTP {code}); re-run the same command to resume") from None
-    except OSError as e:   # network errors, including hf_xet's
-        raise PushError(f"push to {repo_id} failed ({type(e).__name__}: {str(e)[:200]}); re-run the same command "
-                        "to resume") from None
-    return {"url": f"{api.endpoint}/datasets/{repo_id}", "uploaded": len(todo), "skipped": skipped,
-            "commits": commits}
+    except OSError as e:  # network errors, including hf_xet's
+        raise PushError(
+            f"push to {repo_id} failed ({type(e).__name__}: {str(e)[:200]}); re-run the same command to resume"
+        ) from None
+    return {"url": f"{api.endpoint}/datasets/{repo_id}", "uploaded": len(todo), "skipped": skipped, "commits": commits}

@@ -1,5 +1,6 @@
 """The flat, self-describing row every exporter starts from: one item with both stream classes and its
 variant's recipe and media. Read from the manifest in one query."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ class ExportRow:
     template_version: int
     variant_id: str
     recipe: dict
-    media_path: str            # relative to the workspace media root
+    media_path: str  # relative to the workspace media root
     media_sha256: str
     video_clip_id: str
     audio_clip_id: Optional[str]
@@ -44,15 +45,41 @@ class ExportRow:
 def export_rows(m: Manifest, build: str, split: Split | str = Split.full) -> Iterator[ExportRow]:
     vc, ac = aliased(ClipRow), aliased(ClipRow)
     conds = [c.value for c in conditions_for(split)]
-    q = (select(ItemRow, VariantRow, vc, ac).join(VariantRow, VariantRow.id == ItemRow.variant_id)
-         .join(vc, vc.id == VariantRow.video_clip_id).outerjoin(ac, ac.id == VariantRow.audio_clip_id)
-         .where(ItemRow.build == build, ItemRow.condition.in_(conds)).order_by(ItemRow.id))
+    q = (
+        select(ItemRow, VariantRow, vc, ac)
+        .join(VariantRow, VariantRow.id == ItemRow.variant_id)
+        .join(vc, vc.id == VariantRow.video_clip_id)
+        .outerjoin(ac, ac.id == VariantRow.audio_clip_id)
+        .where(ItemRow.build == build, ItemRow.condition.in_(conds))
+        .order_by(ItemRow.id)
+    )
     with m.session() as s:
         for i, v, c, a in s.execute(q):
-            yield ExportRow(i.id, i.build, i.split, i.condition, i.prompt_modality, i.prompt, list(i.options), i.answer,
-                            bool(i.abstain_expected), i.template_version, v.id, v.recipe, v.path, v.sha256, c.id,
-                            a.id if a else None, c.label, a.label if a else None, c.label_mid,
-                            a.label_mid if a else None, c.source, c.source_ref, a.source_ref if a else None)
+            yield ExportRow(
+                i.id,
+                i.build,
+                i.split,
+                i.condition,
+                i.prompt_modality,
+                i.prompt,
+                list(i.options),
+                i.answer,
+                bool(i.abstain_expected),
+                i.template_version,
+                v.id,
+                v.recipe,
+                v.path,
+                v.sha256,
+                c.id,
+                a.id if a else None,
+                c.label,
+                a.label if a else None,
+                c.label_mid,
+                a.label_mid if a else None,
+                c.source,
+                c.source_ref,
+                a.source_ref if a else None,
+            )
 
 
 def media_file(m: Manifest, row: ExportRow) -> Path:

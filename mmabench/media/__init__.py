@@ -4,12 +4,33 @@ Why PyAV rather than an ffmpeg process per file: a stream-copy swap is ~10 ms in
 process start-up, packets can be compared byte for byte in tests, and no system ffmpeg is needed.
 Every writer goes through `atomic_output`: temp name, fsync, rename — a killed build leaves no half file.
 """
+
 from mmabench.media.decode import DECODE_THREADS, crop_frame, load_audio, sample_frames, sample_video_frames, wav_bytes
 from mmabench.media.files import MUX_OPTIONS, MediaError, atomic_output, sha256_file, sweep_partials, tool_versions
 from mmabench.media.probe import MediaInfo, audio_peak_dbfs, probe, validate
 from mmabench.media.writers import NORMALIZE_RECIPE, normalize, remove_audio, remux, swap_audio, zero_frames
 
-__all__ = ["DECODE_THREADS", "MUX_OPTIONS", "NORMALIZE_RECIPE", "MediaError", "MediaInfo", "atomic_output",
-           "audio_peak_dbfs", "crop_frame", "load_audio", "normalize", "probe", "remove_audio", "remux",
-           "sample_frames", "sample_video_frames", "sha256_file", "swap_audio", "sweep_partials", "tool_versions",
-           "validate", "wav_bytes", "zero_frames"]
+__all__ = [
+    "DECODE_THREADS",
+    "MUX_OPTIONS",
+    "NORMALIZE_RECIPE",
+    "MediaError",
+    "MediaInfo",
+    "atomic_output",
+    "audio_peak_dbfs",
+    "crop_frame",
+    "load_audio",
+    "normalize",
+    "probe",
+    "remove_audio",
+    "remux",
+    "sample_frames",
+    "sample_video_frames",
+    "sha256_file",
+    "swap_audio",
+    "sweep_partials",
+    "tool_versions",
+    "validate",
+    "wav_bytes",
+    "zero_frames",
+]

@@ -1,4 +1,5 @@
 """Readers shared by taggers, model adapters and exporters: sampled frames, mono audio, WAV bytes."""
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ import numpy as np
 
 # --- readers shared by taggers, model adapters and exporters -------------------------------------------------
 
-DECODE_THREADS = int(os.environ.get("MMABENCH_DECODE_THREADS", "1"))   # 0 = FFmpeg's default (auto)
+DECODE_THREADS = int(os.environ.get("MMABENCH_DECODE_THREADS", "1"))  # 0 = FFmpeg's default (auto)
 
 
 def sample_video_frames(path: str | Path, n: int) -> list:
@@ -61,7 +62,7 @@ def sample_video_frames(path: str | Path, n: int) -> list:
             last = frame
             if i in wanted:
                 out.append(frame)
-        while len(out) < n and last is not None:   # stream shorter than its header said
+        while len(out) < n and last is not None:  # stream shorter than its header said
             out.append(last)
     return out[:n]
 
@@ -120,4 +121,4 @@ def crop_frame(frame: av.VideoFrame, size: int) -> np.ndarray:
     # bilinear: half the cost of swscale's default (bicubic) and what torchvision's Resize uses
     img = frame.reformat(width=nw, height=nh, format="rgb24", interpolation="BILINEAR").to_ndarray()
     y, x = (nh - size) // 2, (nw - size) // 2
-    return img[y:y + size, x:x + size]
+    return img[y : y + size, x : x + size]

@@ -1,4 +1,5 @@
 """Files of the media store: hashing, atomic writes (temp name, fsync, rename), sweeping a killed writer's temps, the error type."""
+
 from __future__ import annotations
 
 import contextlib

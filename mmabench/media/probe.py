@@ -1,4 +1,5 @@
 """Probe and validate media: what a file holds, and whether a clip is usable (a reason when not)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -48,10 +49,15 @@ def probe(path: str | Path) -> MediaInfo:
         duration = (c.duration or 0) / av.time_base
         return MediaInfo(
             duration=duration,
-            width=v.codec_context.width if v else None, height=v.codec_context.height if v else None,
+            width=v.codec_context.width if v else None,
+            height=v.codec_context.height if v else None,
             fps=float(v.average_rate) if v is not None and v.average_rate else None,
-            video_codec=v.codec_context.name if v else None, audio_codec=a.codec_context.name if a else None,
-            sample_rate=a.codec_context.sample_rate if a else None, has_video=v is not None, has_audio=a is not None)
+            video_codec=v.codec_context.name if v else None,
+            audio_codec=a.codec_context.name if a else None,
+            sample_rate=a.codec_context.sample_rate if a else None,
+            has_video=v is not None,
+            has_audio=a is not None,
+        )
 
 
 def audio_peak_dbfs(path: str | Path) -> float:
@@ -68,8 +74,9 @@ def audio_peak_dbfs(path: str | Path) -> float:
     return 20 * np.log10(peak) if peak > 0 else float("-inf")
 
 
-def validate(path: str | Path, *, want_duration: Optional[float] = None, min_duration: float = 1.0,
-             silence_dbfs: float = -60.0) -> MediaInfo:
+def validate(
+    path: str | Path, *, want_duration: Optional[float] = None, min_duration: float = 1.0, silence_dbfs: float = -60.0
+) -> MediaInfo:
     """Probe, then demux every packet (no decode) to catch truncation; decode audio once to catch silence.
 
     Raises MediaError with the first reason found; returns MediaInfo for a usable clip.
@@ -90,8 +97,9 @@ def validate(path: str | Path, *, want_duration: Optional[float] = None, min_dur
     ends = {k: _end(v) for k, v in by_stream.items()}
     declared = info.duration
     if declared and min(ends.values()) < declared - 0.5:
-        raise MediaError(ClipStatus.truncated,
-                         f"packets end at {min(ends.values()):.2f}s but the header declares {declared:.2f}s")
+        raise MediaError(
+            ClipStatus.truncated, f"packets end at {min(ends.values()):.2f}s but the header declares {declared:.2f}s"
+        )
     real = min(ends.values())
     info.duration = round(real, 3)
     if real < min_duration or (want_duration and real < want_duration - 0.1):

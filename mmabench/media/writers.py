@@ -2,6 +2,7 @@
 
 Stream copy wherever the container allows (aligned, av_swap, audio_removed video); re-encoding only for
 black frames, digital silence and the study's preprocessing (`normalize`)."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -16,6 +17,7 @@ from mmabench.media.probe import _end, _times
 from mmabench.schema import ClipStatus
 
 # --- writers: each takes input paths and an output path, returns facts, writes atomically ------------------
+
 
 class _Input:
     """One open input: its first video/audio stream and their packets (demuxed once, no decode).
@@ -103,14 +105,20 @@ def remove_audio(src: str | Path, dst: str | Path, mode: str = "silence") -> dic
                 encoded = []
                 total, n = int(round(seconds * rate)), 1024
                 for i in range(0, total, n):
-                    frame = av.AudioFrame.from_ndarray(np.zeros((channels, min(n, total - i)), np.float32),
-                                                       format="fltp", layout=layout)
+                    frame = av.AudioFrame.from_ndarray(
+                        np.zeros((channels, min(n, total - i)), np.float32), format="fltp", layout=layout
+                    )
                     frame.sample_rate, frame.pts, frame.time_base = rate, i, Fraction(1, rate)
                     encoded += oa.encode(frame)
                 encoded += oa.encode(None)
                 _interleave(out, [(ov, vp), (oa, encoded)])
-        return {"audio": "silence", "seconds": round(seconds, 3), "sample_rate": rate, "layout": layout,
-                "source_codec": a.codec_context.name}
+        return {
+            "audio": "silence",
+            "seconds": round(seconds, 3),
+            "sample_rate": rate,
+            "layout": layout,
+            "source_codec": a.codec_context.name,
+        }
 
 
 def zero_frames(src: str | Path, dst: str | Path, crf: int = 18) -> dict:
@@ -127,7 +135,9 @@ def zero_frames(src: str | Path, dst: str | Path, crf: int = 18) -> dict:
             with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
                 # one x264 thread: threaded encodes may differ byte for byte across machines and load, and
                 # a variant must re-render to the same sha256 from its recipe (black frames cost ~nothing)
-                ov = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast", "threads": "1"})
+                ov = out.add_stream(
+                    "libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast", "threads": "1"}
+                )
                 ov.codec_context.thread_count = 1
                 ov.width, ov.height, ov.pix_fmt, ov.time_base = w, h, "yuv420p", tb
                 ov.codec_context.time_base = tb
@@ -139,8 +149,15 @@ def zero_frames(src: str | Path, dst: str | Path, crf: int = 18) -> dict:
                     encoded += ov.encode(frame)
                 encoded += ov.encode(None)
                 _interleave(out, [(ov, encoded), (oa, inp.packets("audio"))])
-        return {"frames": len(pts), "width": w, "height": h, "fps": float(rate), "codec": "libx264", "crf": crf,
-                "threads": 1}
+        return {
+            "frames": len(pts),
+            "width": w,
+            "height": h,
+            "fps": float(rate),
+            "codec": "libx264",
+            "crf": crf,
+            "threads": 1,
+        }
 
 
 def _interleave(out, tracks: list[tuple]) -> None:
@@ -153,12 +170,21 @@ def _interleave(out, tracks: list[tuple]) -> None:
 
 # --- re-encoding: the study's preprocessing (the one place a clip is transcoded) ---------------------------
 
-NORMALIZE_RECIPE = {"crop": "centre square", "max_seconds": 10.0, "vcodec": "libx264", "preset": "veryfast",
-                    "crf": 18, "pix_fmt": "yuv420p", "acodec": "aac", "audio_bitrate": "128k"}
+NORMALIZE_RECIPE = {
+    "crop": "centre square",
+    "max_seconds": 10.0,
+    "vcodec": "libx264",
+    "preset": "veryfast",
+    "crf": 18,
+    "pix_fmt": "yuv420p",
+    "acodec": "aac",
+    "audio_bitrate": "128k",
+}
 
 
-def normalize(src: str | Path, dst: str | Path, size: int = 504, start: Optional[float] = None,
-              end: Optional[float] = None) -> None:
+def normalize(
+    src: str | Path, dst: str | Path, size: int = 504, start: Optional[float] = None, end: Optional[float] = None
+) -> None:
     """Centre-crop to a square, scale to size x size, keep the first 10 s (of [start, end)), H.264 + AAC.
 
     An ffmpeg filter graph (ffmpeg-python over the imageio-ffmpeg binary): this is a real transcode, where a
@@ -172,10 +198,24 @@ def normalize(src: str | Path, dst: str | Path, size: int = 504, start: Optional
     v = inp.video.filter("crop", "min(iw,ih)", "min(iw,ih)").filter("scale", size, size).filter("setsar", 1)
     with atomic_output(dst) as tmp:
         try:
-            (ffmpeg.output(v, inp.audio, str(tmp), t=seconds, vcodec=r["vcodec"], preset=r["preset"], crf=r["crf"],
-                           pix_fmt=r["pix_fmt"], acodec=r["acodec"], audio_bitrate=r["audio_bitrate"],
-                           movflags="+faststart", format="mp4")
-             .overwrite_output().run(cmd=imageio_ffmpeg.get_ffmpeg_exe(), quiet=True))
+            (
+                ffmpeg.output(
+                    v,
+                    inp.audio,
+                    str(tmp),
+                    t=seconds,
+                    vcodec=r["vcodec"],
+                    preset=r["preset"],
+                    crf=r["crf"],
+                    pix_fmt=r["pix_fmt"],
+                    acodec=r["acodec"],
+                    audio_bitrate=r["audio_bitrate"],
+                    movflags="+faststart",
+                    format="mp4",
+                )
+                .overwrite_output()
+                .run(cmd=imageio_ffmpeg.get_ffmpeg_exe(), quiet=True)
+            )
         except ffmpeg.Error as e:
             tail = (e.stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or ["ffmpeg failed"]
             raise MediaError(ClipStatus.error, f"normalise failed: {tail[0]}") from e

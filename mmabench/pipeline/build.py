@@ -1,4 +1,5 @@
 """`build()`: sources -> ingest -> synthesize -> itemize into the manifest; idempotent and resumable."""
+
 from __future__ import annotations
 
 import os
@@ -35,12 +36,12 @@ class BuildReport:
     split: str
     stages: list[StageReport] = field(default_factory=list)
     clip_status: dict[str, int] = field(default_factory=dict)
-    clip_errors: list[tuple[str, str, str]] = field(default_factory=list)   # (source_ref, status, error)
-    clip_classes: dict[str, dict[str, int]] = field(default_factory=dict)   # label -> status -> n
-    items: dict[tuple[str, str], int] = field(default_factory=dict)         # (condition, modality) -> n
+    clip_errors: list[tuple[str, str, str]] = field(default_factory=list)  # (source_ref, status, error)
+    clip_classes: dict[str, dict[str, int]] = field(default_factory=dict)  # label -> status -> n
+    items: dict[tuple[str, str], int] = field(default_factory=dict)  # (condition, modality) -> n
     render_errors: list[tuple[str, str]] = field(default_factory=list)
-    bad_rows: list[tuple[str, int, str]] = field(default_factory=list)      # (file, line, reason)
-    filtered: dict[str, str] = field(default_factory=dict)                 # source_ref -> filter reason
+    bad_rows: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, reason)
+    filtered: dict[str, str] = field(default_factory=dict)  # source_ref -> filter reason
     removed_items: int = 0
     seconds: float = 0.0
 
@@ -78,14 +79,23 @@ def collect_specs(cfg: BuildConfig, sources: Optional[list] = None) -> list[Clip
 Fetch = Callable[[ClipSpec, Path], "object"]
 
 
-def ingest_one(spec: ClipSpec, media_root: Path, cfg: BuildConfig, prior_attempts: int = 0,
-               fetch: Optional[Fetch] = None) -> Clip:
+def ingest_one(
+    spec: ClipSpec, media_root: Path, cfg: BuildConfig, prior_attempts: int = 0, fetch: Optional[Fetch] = None
+) -> Clip:
     """Fetch (if the source downloads), validate, then remux or normalise into the media store.
 
     Downloads land in a private temporary folder, never in the store; the store only ever receives a
     complete file by atomic rename, so a failure or a kill leaves nothing half-written there."""
-    base = dict(id=spec.id, source=spec.source, source_ref=spec.source_ref, label=spec.label,
-                label_mid=spec.label_mid, start=spec.start, end=spec.end, provenance=spec.provenance)
+    base = dict(
+        id=spec.id,
+        source=spec.source,
+        source_ref=spec.source_ref,
+        label=spec.label,
+        label_mid=spec.label_mid,
+        start=spec.start,
+        end=spec.end,
+        provenance=spec.provenance,
+    )
     rel = f"clips/{spec.id[:2]}/{spec.id}.mp4"
     attempts = prior_attempts + 1
     scratch = media_root / ".scratch"
@@ -96,12 +106,13 @@ def ingest_one(spec: ClipSpec, media_root: Path, cfg: BuildConfig, prior_attempt
             if fetch is not None:
                 got = fetch(spec, Path(work))
                 attempts = prior_attempts + got.attempts
-                local, start, end = str(got.path), None, None      # the section is already cut
+                local, start, end = str(got.path), None, None  # the section is already cut
                 want = (spec.end - spec.start) if spec.start is not None and spec.end is not None else None
             if local is None:
                 raise media.MediaError(ClipStatus.missing, "source gave no location for this clip")
-            info = media.validate(local, want_duration=want, min_duration=cfg.min_duration,
-                                  silence_dbfs=cfg.silence_dbfs)
+            info = media.validate(
+                local, want_duration=want, min_duration=cfg.min_duration, silence_dbfs=cfg.silence_dbfs
+            )
             dst = media_root / rel
             if spec.normalize:
                 media.normalize(local, dst, size=spec.normalize, start=start, end=end)
@@ -109,12 +120,24 @@ def ingest_one(spec: ClipSpec, media_root: Path, cfg: BuildConfig, prior_attempt
                 media.remux(local, dst, start, end)
             if spec.normalize or start is not None or end is not None:
                 info = media.probe(dst)
-        prov = spec.provenance | ({"normalize": media.NORMALIZE_RECIPE | {"size": spec.normalize}}
-                                  if spec.normalize else {})
-        return Clip(**(base | {"provenance": prov}), status=ClipStatus.ok, path=rel, sha256=media.sha256_file(dst),
-                    bytes=dst.stat().st_size, duration=round(info.duration, 3), fps=info.fps, width=info.width,
-                    height=info.height, video_codec=info.video_codec, audio_codec=info.audio_codec,
-                    sample_rate=info.sample_rate, attempts=attempts)
+        prov = spec.provenance | (
+            {"normalize": media.NORMALIZE_RECIPE | {"size": spec.normalize}} if spec.normalize else {}
+        )
+        return Clip(
+            **(base | {"provenance": prov}),
+            status=ClipStatus.ok,
+            path=rel,
+            sha256=media.sha256_file(dst),
+            bytes=dst.stat().st_size,
+            duration=round(info.duration, 3),
+            fps=info.fps,
+            width=info.width,
+            height=info.height,
+            video_codec=info.video_codec,
+            audio_codec=info.audio_codec,
+            sample_rate=info.sample_rate,
+            attempts=attempts,
+        )
     except media.MediaError as e:
         return Clip(**base, status=e.status, error=str(e), attempts=attempts)
     except Exception as e:  # keep going; the reason is recorded on the clip
@@ -124,8 +147,14 @@ def ingest_one(spec: ClipSpec, media_root: Path, cfg: BuildConfig, prior_attempt
 CLIP_UPDATE = [c for c in ClipRow.__table__.columns.keys() if c not in ("id", "created_at")]
 
 
-def ingest_stage(m: Manifest, specs: list[ClipSpec], cfg: BuildConfig, retry_failed: bool,
-                 fetchers: Optional[dict[str, Fetch]] = None, workers: Optional[int] = None) -> Stage:
+def ingest_stage(
+    m: Manifest,
+    specs: list[ClipSpec],
+    cfg: BuildConfig,
+    retry_failed: bool,
+    fetchers: Optional[dict[str, Fetch]] = None,
+    workers: Optional[int] = None,
+) -> Stage:
     fetchers = fetchers or {}
 
     def plan():
@@ -137,7 +166,7 @@ def ingest_stage(m: Manifest, specs: list[ClipSpec], cfg: BuildConfig, retry_fai
             if row is None:
                 units.append((spec, 0))
             elif row.status == ClipStatus.ok.value and not (m.media_root / row.path).exists():
-                units.append((spec, row.attempts or 1))    # media are derived: rebuild a lost file
+                units.append((spec, row.attempts or 1))  # media are derived: rebuild a lost file
             elif row.status != ClipStatus.ok.value and retry_failed:
                 units.append((spec, row.attempts or 1))
         return units
@@ -145,9 +174,14 @@ def ingest_stage(m: Manifest, specs: list[ClipSpec], cfg: BuildConfig, retry_fai
     def commit(results):
         m.upsert(ClipRow, [c.model_dump(mode="json") for c in results], update=CLIP_UPDATE)
 
-    return Stage("ingest", plan,
-                 lambda u: ingest_one(u[0], m.media_root, cfg, u[1], fetchers.get(u[0].source)), commit,
-                 failed=lambda c: c.status is not ClipStatus.ok, workers=workers)
+    return Stage(
+        "ingest",
+        plan,
+        lambda u: ingest_one(u[0], m.media_root, cfg, u[1], fetchers.get(u[0].source)),
+        commit,
+        failed=lambda c: c.status is not ClipStatus.ok,
+        workers=workers,
+    )
 
 
 def fetchers_of(sources: list) -> dict[str, Fetch]:
@@ -155,6 +189,7 @@ def fetchers_of(sources: list) -> dict[str, Fetch]:
 
 
 # --- synthesize -------------------------------------------------------------------------------------------
+
 
 def render_variant(v: Variant, clip_paths: dict[str, Path], media_root: Path) -> tuple[Variant, Optional[str]]:
     """Render a recipe's media (idempotent: same recipe -> same path; atomic write)."""
@@ -170,18 +205,34 @@ def render_variant(v: Variant, clip_paths: dict[str, Path], media_root: Path) ->
         params = dict(v.params)
         if info:
             params["rendered"] = info
-        return v.model_copy(update=dict(path=variant_relpath(v), sha256=media.sha256_file(dst),
-                                        bytes=dst.stat().st_size, params=params,
-                                        tool_versions={"mmabench": __version__, **media.tool_versions()})), None
+        return v.model_copy(
+            update=dict(
+                path=variant_relpath(v),
+                sha256=media.sha256_file(dst),
+                bytes=dst.stat().st_size,
+                params=params,
+                tool_versions={"mmabench": __version__, **media.tool_versions()},
+            )
+        ), None
     except Exception as e:
         return v, f"{type(e).__name__}: {e}"
 
 
 def _variant_row(v: Variant) -> dict:
     recipe = v.recipe
-    return dict(id=v.id, condition=v.condition.value, op=v.op, op_version=v.op_version, video_clip_id=v.video_clip_id,
-                audio_clip_id=v.audio_clip_id, recipe=recipe, tool_versions=v.tool_versions, path=v.path,
-                sha256=v.sha256, bytes=v.bytes)
+    return dict(
+        id=v.id,
+        condition=v.condition.value,
+        op=v.op,
+        op_version=v.op_version,
+        video_clip_id=v.video_clip_id,
+        audio_clip_id=v.audio_clip_id,
+        recipe=recipe,
+        tool_versions=v.tool_versions,
+        path=v.path,
+        sha256=v.sha256,
+        bytes=v.bytes,
+    )
 
 
 def synth_stage(m: Manifest, recipes: list[Variant], clips: dict[str, Clip], report: BuildReport) -> Stage:
@@ -202,20 +253,30 @@ def synth_stage(m: Manifest, recipes: list[Variant], clips: dict[str, Clip], rep
         for v, err in results:
             if err:
                 report.render_errors.append((v.id, err))
-        m.upsert(VariantRow, [_variant_row(v) for v, err in results if not err],
-                 update=["recipe", "tool_versions", "path", "sha256", "bytes"])
+        m.upsert(
+            VariantRow,
+            [_variant_row(v) for v, err in results if not err],
+            update=["recipe", "tool_versions", "path", "sha256", "bytes"],
+        )
 
-    return Stage("synthesize", plan, lambda v: render_variant(v, paths, m.media_root), commit,
-                 failed=lambda r: r[1] is not None)
+    return Stage(
+        "synthesize", plan, lambda v: render_variant(v, paths, m.media_root), commit, failed=lambda r: r[1] is not None
+    )
 
 
 # --- itemize ----------------------------------------------------------------------------------------------
 
+
 def item_stage(m: Manifest, wanted: list[Item], conditions: list[Condition], name: str, report: BuildReport) -> Stage:
     def plan():
         with m.session() as s:
-            have = set(s.scalars(select(ItemRow.id).where(ItemRow.build == name,
-                                                          ItemRow.condition.in_([c.value for c in conditions]))))
+            have = set(
+                s.scalars(
+                    select(ItemRow.id).where(
+                        ItemRow.build == name, ItemRow.condition.in_([c.value for c in conditions])
+                    )
+                )
+            )
             wanted_ids = {i.id for i in wanted}
             stale = have - wanted_ids
             if stale:  # the recipe changed under this build (e.g. --force-config): drop what it no longer makes
@@ -240,8 +301,16 @@ def _summarize_clips(report: BuildReport, clips: list[Clip], spec_ids: set[str])
                 report.clip_errors.append((c.source_ref, c.status.value, c.error or ""))
 
 
-def ingest(cfg: BuildConfig, *, home=None, db=None, workers: Optional[int] = None, retry_failed: bool = False,
-           progress: bool = True, console=None) -> BuildReport:
+def ingest(
+    cfg: BuildConfig,
+    *,
+    home=None,
+    db=None,
+    workers: Optional[int] = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    console=None,
+) -> BuildReport:
     """Only the ingest stage: fetch / validate / store clips (e.g. download AudioSet ahead of builds)."""
     t0 = time.perf_counter()
     report = BuildReport(cfg.name, "ingest")
@@ -250,14 +319,20 @@ def ingest(cfg: BuildConfig, *, home=None, db=None, workers: Optional[int] = Non
         specs = collect_specs(cfg, sources)
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
         with make_progress(progress, console) as bar:
-            report.stages.append(run_stage(ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources)),
-                                           LocalExecutor(workers or min(4, os.cpu_count() or 1)), bar))
+            report.stages.append(
+                run_stage(
+                    ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources)),
+                    LocalExecutor(workers or min(4, os.cpu_count() or 1)),
+                    bar,
+                )
+            )
         _summarize_clips(report, m.clips(), {s.id for s in specs})
     report.seconds = time.perf_counter() - t0
     return report
 
 
 # --- the build --------------------------------------------------------------------------------------------
+
 
 def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> None:
     with m.session() as s, s.begin():
@@ -269,10 +344,12 @@ def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> None:
                 raise BuildConfigMismatch(
                     f"build {cfg.name!r} in this manifest was made with another configuration ({changes}). "
                     f"Start a new build with --name NEW (or another --home), or pass --force-config to re-make "
-                    f"{cfg.name!r} with the new configuration.")
+                    f"{cfg.name!r} with the new configuration."
+                )
         versions = {"mmabench": __version__, **media.tool_versions()}
-        values = dict(config=cfg.model_dump(mode="json"), config_hash=cfg.content_hash(), seed=cfg.seed,
-                      versions=versions)
+        values = dict(
+            config=cfg.model_dump(mode="json"), config_hash=cfg.content_hash(), seed=cfg.seed, versions=versions
+        )
         if row is None:
             s.add(BuildRow(name=cfg.name, timings={}, **values))
         elif row.config_hash != values["config_hash"]:
@@ -281,9 +358,19 @@ def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> None:
             row.updated_at = datetime.now(timezone.utc)
 
 
-def build(split: Split | str = Split.conflict, config: Optional[BuildConfig] = None, *, home=None, db=None,
-          workers: Optional[int] = None, force_config: bool = False, retry_failed: bool = False,
-          progress: bool = True, console=None, ingest_workers: Optional[int] = None) -> BuildReport:
+def build(
+    split: Split | str = Split.conflict,
+    config: Optional[BuildConfig] = None,
+    *,
+    home=None,
+    db=None,
+    workers: Optional[int] = None,
+    force_config: bool = False,
+    retry_failed: bool = False,
+    progress: bool = True,
+    console=None,
+    ingest_workers: Optional[int] = None,
+) -> BuildReport:
     t0 = time.perf_counter()
     cfg = config or BuildConfig()
     split = Split(split)
@@ -292,42 +379,67 @@ def build(split: Split | str = Split.conflict, config: Optional[BuildConfig] = N
     executor = LocalExecutor(workers or min(4, os.cpu_count() or 1))
     with Manifest(db, home) as m:
         _register_build(m, cfg, force_config)
-        media.sweep_partials(m.media_root)      # what a killed build was writing; its rows were never committed
+        media.sweep_partials(m.media_root)  # what a killed build was writing; its rows were never committed
         sources = make_sources(cfg)
         specs = collect_specs(cfg, sources)
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
         with make_progress(progress, console) as bar:
-            report.stages.append(run_stage(ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources),
-                                                        ingest_workers), executor, bar))
+            report.stages.append(
+                run_stage(
+                    ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources), ingest_workers), executor, bar
+                )
+            )
             spec_ids = {s.id for s in specs}
             all_clips = m.clips(ids=None)
             built = {c.id: c for c in all_clips if c.id in spec_ids and c.status is ClipStatus.ok}
-            if cfg.filter is not None:   # stage 2: only clips whose label is seen and heard go on
+            if cfg.filter is not None:  # stage 2: only clips whose label is seen and heard go on
                 from mmabench.tagging.filter import FilterConfig, run_filter
 
                 decisions = run_filter(FilterConfig(**cfg.filter), db=m.url, home=m.home, clip_ids=set(built))
                 report.filtered = {d.clip.source_ref: d.reason for d in decisions if not d.kept}
                 built = {cid: c for cid, c in built.items() if cid not in {d.clip.id for d in decisions if not d.kept}}
-            recipes = plan_variants(built.values(), conditions, seed=cfg.seed, ontology=default_ontology(),
-                                    long_context_chars=cfg.long_context_chars,
-                                    audio_removed_mode=cfg.audio_removed_mode)
+            recipes = plan_variants(
+                built.values(),
+                conditions,
+                seed=cfg.seed,
+                ontology=default_ontology(),
+                long_context_chars=cfg.long_context_chars,
+                audio_removed_mode=cfg.audio_removed_mode,
+            )
             report.stages.append(run_stage(synth_stage(m, recipes, built, report), executor, bar))
             failed = {v for v, _ in report.render_errors}
             vocabulary = sorted({c.label for c in built.values()})
             labels = {cid: c.label for cid, c in built.items()}
-            wanted = [i for v in recipes if v.id not in failed
-                      for i in itemize(v, labels, vocabulary, build=cfg.name, seed=cfg.seed,
-                                       shuffle=cfg.shuffle_options, template_version=cfg.template_version)]
+            wanted = [
+                i
+                for v in recipes
+                if v.id not in failed
+                for i in itemize(
+                    v,
+                    labels,
+                    vocabulary,
+                    build=cfg.name,
+                    seed=cfg.seed,
+                    shuffle=cfg.shuffle_options,
+                    template_version=cfg.template_version,
+                )
+            ]
             report.stages.append(run_stage(item_stage(m, wanted, conditions, cfg.name, report), executor, bar))
         _summarize_clips(report, all_clips, spec_ids)
         with m.session() as s, s.begin():
-            q = (select(ItemRow.condition, ItemRow.prompt_modality, func.count())
-                 .where(ItemRow.build == cfg.name).group_by(ItemRow.condition, ItemRow.prompt_modality))
+            q = (
+                select(ItemRow.condition, ItemRow.prompt_modality, func.count())
+                .where(ItemRow.build == cfg.name)
+                .group_by(ItemRow.condition, ItemRow.prompt_modality)
+            )
             report.items = {(c, mod): n for c, mod, n in s.execute(q)}
             row = s.get(BuildRow, cfg.name)
             report.seconds = time.perf_counter() - t0
             if report.new_work:  # a no-op re-run changes no row
-                row.timings = {**(row.timings or {}), split.value: {st.name: round(st.seconds, 3) for st in report.stages}
-                               | {"total": round(report.seconds, 3)}}
+                row.timings = {
+                    **(row.timings or {}),
+                    split.value: {st.name: round(st.seconds, 3) for st in report.stages}
+                    | {"total": round(report.seconds, 3)},
+                }
                 row.updated_at = datetime.now(timezone.utc)
     return report

@@ -3,6 +3,7 @@
 The executor only calls `run`, in parallel; results are committed in small batches as they arrive, so a
 killed build keeps everything finished before the kill and a re-run's plan() skips it.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,7 +29,7 @@ class Stage(Generic[U, R]):
     run: Callable[[U], R]
     commit: Callable[[list[R]], None]
     failed: Callable[[R], bool] = lambda r: False
-    workers: Optional[int] = None      # override the executor's width (e.g. download concurrency)
+    workers: Optional[int] = None  # override the executor's width (e.g. download concurrency)
 
 
 @dataclass
@@ -89,8 +90,19 @@ def run_stage(stage: Stage, executor: LocalExecutor, progress: Progress) -> Stag
         stage.commit(batch)
     progress.update(task, completed=len(units))
     report.seconds = time.perf_counter() - t0
-    log.info("stage %s: %d planned, %d done, %d failed in %.2f s", stage.name, report.planned, report.done,
-             report.failed, report.seconds, extra={"stage": stage.name, "planned": report.planned,
-                                                   "done": report.done, "failed": report.failed,
-                                                   "seconds": round(report.seconds, 3)})
+    log.info(
+        "stage %s: %d planned, %d done, %d failed in %.2f s",
+        stage.name,
+        report.planned,
+        report.done,
+        report.failed,
+        report.seconds,
+        extra={
+            "stage": stage.name,
+            "planned": report.planned,
+            "done": report.done,
+            "failed": report.failed,
+            "seconds": round(report.seconds, 3),
+        },
+    )
     return report

@@ -1,4 +1,5 @@
 """Verify variant media against the manifest and re-render from recipes: the manifest is the truth."""
+
 from __future__ import annotations
 
 from mmabench import media

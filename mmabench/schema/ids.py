@@ -4,6 +4,7 @@ Ids are hashes of canonical JSON, so two machines building the same thing get th
 choice draws from an RNG seeded by (build seed, the id it is for, the purpose): adding clips never
 reshuffles the choices already made for others.
 """
+
 from __future__ import annotations
 
 import hashlib

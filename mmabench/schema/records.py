@@ -1,4 +1,5 @@
 """Records: nouns. Operations (verbs in builder/conflicts.py) take records and return new ones."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,14 +17,15 @@ class _Record(BaseModel):
 
 class ClipSpec(_Record):
     """What a source offers before ingest: where the media is and what it is labelled."""
+
     source: str
-    source_ref: str                     # file path relative to the source, YTID, URL …
-    label: str                          # class name in the build vocabulary
-    label_mid: Optional[str] = None     # AudioSet ontology id when known
-    start: Optional[float] = None       # section in seconds; None = whole file
+    source_ref: str  # file path relative to the source, YTID, URL …
+    label: str  # class name in the build vocabulary
+    label_mid: Optional[str] = None  # AudioSet ontology id when known
+    start: Optional[float] = None  # section in seconds; None = whole file
     end: Optional[float] = None
-    uri: Optional[str] = None           # where to read it from (absolute path / URL)
-    normalize: Optional[int] = None     # re-encoded to NxN (study preprocessing); part of the identity
+    uri: Optional[str] = None  # where to read it from (absolute path / URL)
+    normalize: Optional[int] = None  # re-encoded to NxN (study preprocessing); part of the identity
     provenance: dict[str, Any] = Field(default_factory=dict)  # licences, assets, attribution
 
     @property
@@ -42,7 +44,7 @@ class Clip(_Record):
     end: Optional[float] = None
     status: ClipStatus = ClipStatus.ok
     error: Optional[str] = None
-    path: Optional[str] = None          # relative to the workspace media root
+    path: Optional[str] = None  # relative to the workspace media root
     sha256: Optional[str] = None
     bytes: Optional[int] = None
     duration: Optional[float] = None
@@ -58,12 +60,13 @@ class Clip(_Record):
 
 class Variant(_Record):
     """A rendered stimulus, defined entirely by its recipe (sources, op, params, op version)."""
+
     id: str
     condition: Condition
     op: str
     op_version: int
     video_clip_id: str
-    audio_clip_id: Optional[str]        # None when the audio was removed
+    audio_clip_id: Optional[str]  # None when the audio was removed
     params: dict[str, Any] = Field(default_factory=dict)
     path: Optional[str] = None
     sha256: Optional[str] = None
@@ -72,12 +75,19 @@ class Variant(_Record):
 
     @property
     def recipe(self) -> dict[str, Any]:
-        return {"op": self.op, "op_version": self.op_version, "condition": self.condition.value,
-                "video_clip_id": self.video_clip_id, "audio_clip_id": self.audio_clip_id, "params": self.params}
+        return {
+            "op": self.op,
+            "op_version": self.op_version,
+            "condition": self.condition.value,
+            "video_clip_id": self.video_clip_id,
+            "audio_clip_id": self.audio_clip_id,
+            "params": self.params,
+        }
 
 
 class Item(_Record):
     """One question about one variant, for one prompted modality."""
+
     id: str
     build: str
     variant_id: str
@@ -87,7 +97,7 @@ class Item(_Record):
     prompt: str
     options: list[str]
     answer: str
-    abstain_expected: bool = False      # the prompted modality is missing: ideal answer "None of the above"
+    abstain_expected: bool = False  # the prompted modality is missing: ideal answer "None of the above"
     template_version: int = 1
 
 

@@ -2,6 +2,7 @@
 
 A source is any object with `name` and `specs() -> Iterable[ClipSpec]`; register it in mmabench.registry.
 """
+
 from __future__ import annotations
 
 from typing import Iterable, Protocol

@@ -5,6 +5,7 @@ Reads the real CSVs (comment lines, `YTID, start, end, "mid,mid,…"`), applies 
 `--url-template` (default YouTube; tests point it at a loopback server). Bad rows are kept in `bad_rows`
 with their line number and reason rather than stopping the read.
 """
+
 from __future__ import annotations
 
 import csv
@@ -60,9 +61,17 @@ def read_segments(path: str | Path, bad_rows: Optional[list] = None) -> Iterator
 class AudioSetSource:
     name = "audioset"
 
-    def __init__(self, segments: list[str] | str = "eval", classes: Optional[list[str]] = None,
-                 per_class: Optional[int] = None, limit: Optional[int] = None, url_template: str = YOUTUBE,
-                 curation: Optional[str] = None, download: Optional[dict] = None, min_segments: bool = False):
+    def __init__(
+        self,
+        segments: list[str] | str = "eval",
+        classes: Optional[list[str]] = None,
+        per_class: Optional[int] = None,
+        limit: Optional[int] = None,
+        url_template: str = YOUTUBE,
+        curation: Optional[str] = None,
+        download: Optional[dict] = None,
+        min_segments: bool = False,
+    ):
         self.lists = [segments] if isinstance(segments, str) else list(segments)
         self.classes, self.per_class, self.limit = classes, per_class, limit
         self.url_template = url_template
@@ -99,12 +108,24 @@ class AudioSetSource:
         for seg, mid in self.eligible():
             if wanted is not None and mid not in wanted:
                 continue
-            specs.append(ClipSpec(
-                source=self.name, source_ref=seg.ytid, label=onto.name(mid), label_mid=mid, start=seg.start,
-                end=seg.end, uri=self.url_template.format(ytid=seg.ytid, start=seg.start, end=seg.end),
-                provenance={"segments": seg.file, "line": seg.line, "labels": seg.labels,
-                            "curation_sha256": self.curation.rules_sha256,
-                            "license": "AudioSet labels CC BY 4.0; video: YouTube uploader's terms"}))
+            specs.append(
+                ClipSpec(
+                    source=self.name,
+                    source_ref=seg.ytid,
+                    label=onto.name(mid),
+                    label_mid=mid,
+                    start=seg.start,
+                    end=seg.end,
+                    uri=self.url_template.format(ytid=seg.ytid, start=seg.start, end=seg.end),
+                    provenance={
+                        "segments": seg.file,
+                        "line": seg.line,
+                        "labels": seg.labels,
+                        "curation_sha256": self.curation.rules_sha256,
+                        "license": "AudioSet labels CC BY 4.0; video: YouTube uploader's terms",
+                    },
+                )
+            )
         specs.sort(key=lambda s: s.id)
         if self.per_class:
             seen: Counter = Counter()

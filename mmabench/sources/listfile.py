@@ -1,5 +1,6 @@
 """Published benchmark metadata or users' own lists: a CSV with header `ytid` or `url`, `start`, `end`,
 `label` (class name or AudioSet mid). Rows are fetched with yt-dlp like AudioSet segments."""
+
 from __future__ import annotations
 
 import csv
@@ -42,8 +43,16 @@ class ListSource:
                 mid = onto.mid(label)
                 name = onto.name(mid) if mid and label.startswith("/") else label
                 url = ref if "://" in ref else self.url_template.format(ytid=ref, start=start, end=end)
-                yield ClipSpec(source=self.name, source_ref=ref, label=name, label_mid=mid, start=start, end=end,
-                               uri=url, provenance={"list": self.path.name, "line": n})
+                yield ClipSpec(
+                    source=self.name,
+                    source_ref=ref,
+                    label=name,
+                    label_mid=mid,
+                    start=start,
+                    end=end,
+                    uri=url,
+                    provenance={"list": self.path.name, "line": n},
+                )
 
     def fetch(self, spec: ClipSpec, workdir: Path):
         return self.fetcher.fetch(spec.uri, spec.start, spec.end, workdir)

@@ -3,6 +3,7 @@
 A Variant's id is the hash of its canonical recipe, so the same recipe built anywhere has the same id; the
 media file is rendered from the recipe by `render` (stream copy wherever the container allows).
 """
+
 from __future__ import annotations
 
 import string
@@ -28,13 +29,26 @@ ops: Registry[Op] = Registry("conflict operation")
 
 def _variant(condition: Condition, video: Clip, audio: Optional[Clip], params: dict) -> Variant:
     op = ops.get(condition.value)
-    recipe = {"op": condition.value, "op_version": op.version, "video_clip_id": video.id,
-              "audio_clip_id": audio.id if audio else None, "params": params}
-    return Variant(id=derive_id("variant", recipe), condition=condition, op=condition.value, op_version=op.version,
-                   video_clip_id=video.id, audio_clip_id=audio.id if audio else None, params=params)
+    recipe = {
+        "op": condition.value,
+        "op_version": op.version,
+        "video_clip_id": video.id,
+        "audio_clip_id": audio.id if audio else None,
+        "params": params,
+    }
+    return Variant(
+        id=derive_id("variant", recipe),
+        condition=condition,
+        op=condition.value,
+        op_version=op.version,
+        video_clip_id=video.id,
+        audio_clip_id=audio.id if audio else None,
+        params=params,
+    )
 
 
 # --- the verbs ---------------------------------------------------------------------------------------------
+
 
 def aligned(clip: Clip) -> Variant:
     return _variant(Condition.aligned, clip, clip, {})
@@ -47,8 +61,9 @@ def swap_audio(clip: Clip, donor: Clip) -> Variant:
 
 
 def caption(clip: Clip, wrong_class: str) -> Variant:
-    return _variant(Condition.caption, clip, clip, {"caption": f"Video_caption: {wrong_class}.",
-                                                    "wrong_class": wrong_class})
+    return _variant(
+        Condition.caption, clip, clip, {"caption": f"Video_caption: {wrong_class}.", "wrong_class": wrong_class}
+    )
 
 
 def long_context(clip: Clip, n_chars: int, seed: int) -> Variant:
@@ -72,6 +87,7 @@ def long_context_text(variant: Variant) -> str:
 
 # --- renderers -----------------------------------------------------------------------------------------------
 
+
 def _render_aligned(v: Variant, src: dict[str, Path], dst: Path) -> dict:
     media.remux(src["video"], dst)
     return {}
@@ -94,7 +110,7 @@ ops.register("av_swap", Op(Condition.av_swap, 1, _render_swap))
 ops.register("caption", Op(Condition.caption, 1, None))
 ops.register("long_context", Op(Condition.long_context, 1, None))
 ops.register("audio_removed", Op(Condition.audio_removed, 1, _render_removed))
-ops.register("frames_zeroed", Op(Condition.frames_zeroed, 2, _render_zeroed))   # v2: single-threaded x264
+ops.register("frames_zeroed", Op(Condition.frames_zeroed, 2, _render_zeroed))  # v2: single-threaded x264
 
 
 def media_variant(v: Variant) -> Variant:
@@ -115,8 +131,16 @@ def variant_relpath(v: Variant) -> str:
 
 # --- planning: which variants a set of clips gets, with seeded, addition-stable choices ---------------------
 
-def plan_variants(clips: Iterable[Clip], conditions: Iterable[Condition], *, seed: int, ontology: Ontology,
-                  long_context_chars: int = 10_000, audio_removed_mode: str = "silence") -> list[Variant]:
+
+def plan_variants(
+    clips: Iterable[Clip],
+    conditions: Iterable[Condition],
+    *,
+    seed: int,
+    ontology: Ontology,
+    long_context_chars: int = 10_000,
+    audio_removed_mode: str = "silence",
+) -> list[Variant]:
     clips = sorted(clips, key=lambda c: c.id)
     by_class: dict[str, list[Clip]] = {}
     for c in clips:
@@ -131,8 +155,9 @@ def plan_variants(clips: Iterable[Clip], conditions: Iterable[Condition], *, see
             elif cond is Condition.av_swap:
                 cls = rendezvous(seed, clip.id, "donor-class", others)
                 if cls is not None:  # a one-class corpus has no donor: nothing to swap
-                    out.append(swap_audio(clip, rendezvous(seed, clip.id, "donor-clip", by_class[cls],
-                                                           key=lambda d: d.id)))
+                    out.append(
+                        swap_audio(clip, rendezvous(seed, clip.id, "donor-clip", by_class[cls], key=lambda d: d.id))
+                    )
             elif cond is Condition.caption:
                 wrong = rendezvous(seed, clip.id, "caption", others)
                 if wrong is not None:

@@ -1,4 +1,5 @@
 """Items: the two questions per variant (benchmark.md §3), with options, ground truth and abstention flag."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,7 @@ from mmabench.synth.conflicts import long_context_text
 
 TEMPLATES = {
     1: "Which class best describes the {modality} content of this video? Options: {options}. "
-       "Answer using a single class name.",
+    "Answer using a single class name.",
 }
 MODALITY_WORD = {Modality.visual: "visual", Modality.audio: "audio"}
 
@@ -30,8 +31,16 @@ def prompt_for(variant: Variant, modality: Modality, options: list[str], templat
     return question
 
 
-def itemize(variant: Variant, labels: dict[str, str], vocabulary: list[str], *, build: str, seed: int,
-            shuffle: bool = False, template_version: int = 1) -> list[Item]:
+def itemize(
+    variant: Variant,
+    labels: dict[str, str],
+    vocabulary: list[str],
+    *,
+    build: str,
+    seed: int,
+    shuffle: bool = False,
+    template_version: int = 1,
+) -> list[Item]:
     """labels: clip id -> class. Visual GT is the video clip's class; audio GT the audio clip's class."""
     items = []
     video_cls = labels[variant.video_clip_id]
@@ -46,8 +55,19 @@ def itemize(variant: Variant, labels: dict[str, str], vocabulary: list[str], *, 
         options = options_for(vocabulary, seed=seed, for_id=key, shuffle=shuffle)
         prompt = prompt_for(variant, modality, options, template_version)
         prompt_hash = hashlib.sha256(prompt.encode()).hexdigest()[:16]
-        items.append(Item(id=derive_id("item", [key, prompt_hash]), build=build, variant_id=variant.id,
-                          split=CONDITION_SPLIT[variant.condition], condition=variant.condition,
-                          prompt_modality=modality, prompt=prompt, options=options, answer=answer,
-                          abstain_expected=missing, template_version=template_version))
+        items.append(
+            Item(
+                id=derive_id("item", [key, prompt_hash]),
+                build=build,
+                variant_id=variant.id,
+                split=CONDITION_SPLIT[variant.condition],
+                condition=variant.condition,
+                prompt_modality=modality,
+                prompt=prompt,
+                options=options,
+                answer=answer,
+                abstain_expected=missing,
+                template_version=template_version,
+            )
+        )
     return items

@@ -3,6 +3,7 @@
 Registered by name, imported only when used. Scores are stored in the `tags` table keyed by
 (content sha256, tagger, model id, weights sha256, tagger version), so nothing is computed twice.
 """
+
 from mmabench.registry import Registry
 
 taggers: Registry = Registry("tagger")

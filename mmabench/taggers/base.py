@@ -5,6 +5,7 @@ the model across clips: `prep`, a small picklable callable, is the CPU work on o
 crop) and runs in worker threads or processes; `forward(batch)` runs the model once on the prepared inputs
 of several files (normalisation happens there, on the model's device).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,14 +21,14 @@ from mmabench.media import load_audio, sample_frames, sha256_file
 
 class Tagger:
     name = "tagger"
-    modality = "visual"            # "visual", "audio" or "speech"
+    modality = "visual"  # "visual", "audio" or "speech"
     version = 1
     model_id = ""
     weights_sha256 = ""
     device = "cpu"
-    batch_size = 16                # model units per forward call (frames for visual taggers, clips otherwise)
+    batch_size = 16  # model units per forward call (frames for visual taggers, clips otherwise)
 
-    prep: Callable[[Any], Any]     # picklable: path -> prepared input (no model state)
+    prep: Callable[[Any], Any]  # picklable: path -> prepared input (no model state)
 
     def prepare(self, path: str | Path) -> Any:
         """Decode and preprocess one file (thread-safe, no model call)."""
@@ -84,6 +85,7 @@ def file_sha256(path: str) -> str:
 @dataclass(frozen=True)
 class FramePrep:
     """n evenly spaced frames, centre-cropped to size x size, uint8 NHWC (4x less to move than float)."""
+
     n: int
     size: int
 
@@ -94,6 +96,7 @@ class FramePrep:
 @dataclass(frozen=True)
 class AudioPrep:
     """Mono float32 samples at `rate`; None for no audio stream or digital silence."""
+
     rate: int
 
     def __call__(self, path) -> Optional[np.ndarray]:
@@ -152,6 +155,7 @@ def torch_setup(device: str, fp16: Optional[bool]) -> tuple[Any, str, bool]:
 
 class SpeechTagger(Tagger):
     """Speech activity: score "Speech" = fraction of the soundtrack inside detected speech (16 kHz mono)."""
+
     modality = "speech"
     rate = 16000
     prep = AudioPrep(16000)
@@ -160,5 +164,7 @@ class SpeechTagger(Tagger):
         raise NotImplementedError
 
     def forward(self, batch) -> list[dict[str, float]]:
-        return [{"Speech": 0.0 if wav is None else round(min(1.0, self.speech_seconds(wav) * self.rate / len(wav)), 4)}
-                for wav in batch]
+        return [
+            {"Speech": 0.0 if wav is None else round(min(1.0, self.speech_seconds(wav) * self.rate / len(wav)), 4)}
+            for wav in batch
+        ]

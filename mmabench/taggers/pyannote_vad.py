@@ -3,6 +3,7 @@ through its VoiceActivityDetection pipeline. The checkpoint is a local file/dire
 accept the model's terms and pass a token via HF_TOKEN). Score "Speech" = fraction of the soundtrack inside
 detected speech. pyannote's usage telemetry is off unless PYANNOTE_METRICS_ENABLED says otherwise.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,12 +18,21 @@ class PyannoteTagger(SpeechTagger):
     name = "pyannote"
     version = 1
 
-    def __init__(self, checkpoint: Optional[str] = None, token: Optional[str] = None, device: str = "auto",
-                 onset: float = 0.5, offset: float = 0.5, min_duration_on: float = 0.0,
-                 min_duration_off: float = 0.0):
+    def __init__(
+        self,
+        checkpoint: Optional[str] = None,
+        token: Optional[str] = None,
+        device: str = "auto",
+        onset: float = 0.5,
+        offset: float = 0.5,
+        min_duration_on: float = 0.0,
+        min_duration_off: float = 0.0,
+    ):
         if not checkpoint:
-            raise ImportError("the pyannote tagger needs a segmentation model: --speech-checkpoint FILE|DIR "
-                              "(e.g. a local copy of pyannote/segmentation-3.0), or a hub id with HF_TOKEN set")
+            raise ImportError(
+                "the pyannote tagger needs a segmentation model: --speech-checkpoint FILE|DIR "
+                "(e.g. a local copy of pyannote/segmentation-3.0), or a hub id with HF_TOKEN set"
+            )
         os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
         try:
             import torch
@@ -33,16 +43,18 @@ class PyannoteTagger(SpeechTagger):
         token = token or os.environ.get("HF_TOKEN")
         try:
             model = Model.from_pretrained(checkpoint, token=token)
-        except Exception as e:   # hub errors come as several types; the message is what helps
-            raise ImportError(f"cannot load pyannote checkpoint {checkpoint!r}: {type(e).__name__}: {str(e)[:160]}. "
-                              "Offline, pass the pytorch_model.bin file or its directory") from e
+        except Exception as e:  # hub errors come as several types; the message is what helps
+            raise ImportError(
+                f"cannot load pyannote checkpoint {checkpoint!r}: {type(e).__name__}: {str(e)[:160]}. "
+                "Offline, pass the pytorch_model.bin file or its directory"
+            ) from e
         if model is None:
             raise ImportError(f"pyannote checkpoint {checkpoint!r} not found (gated hub model? set HF_TOKEN)")
         self.torch, self.device = torch, resolve_device(device)
         self.pipeline = VoiceActivityDetection(segmentation=model)
         self.pipeline.to(torch.device(self.device))
         params = {"min_duration_on": min_duration_on, "min_duration_off": min_duration_off}
-        if not model.specifications.powerset:        # powerset models have no tunable thresholds
+        if not model.specifications.powerset:  # powerset models have no tunable thresholds
             params |= {"onset": onset, "offset": offset}
         self.pipeline.instantiate(params)
         p = Path(checkpoint)

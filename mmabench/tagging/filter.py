@@ -8,6 +8,7 @@ speech rejects it; the speech score comes from a speech-activity tagger (`silero
 the clip with speech) when `speech_tagger` is set, else from the audio tagger's Speech class. A class the visual tagger cannot see at all (no ImageNet counterpart, e.g. Speech) is
 recorded as "n/a" and passes unless `require_visual` is set.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +31,7 @@ class FilterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     visual_tagger: str = "imagenet"
     audio_tagger: str = "yamnet"
-    speech_tagger: Optional[str] = None     # None: the audio tagger's Speech score
+    speech_tagger: Optional[str] = None  # None: the audio tagger's Speech score
     visual_threshold: float = 0.2
     audio_threshold: float = 0.3
     speech_threshold: float = 0.6
@@ -53,8 +54,14 @@ def _top(scores: dict[str, float], vocabulary: Optional[set[str]]) -> Optional[s
     return max(cand, key=cand.get) if cand else None
 
 
-def decide(clip: Clip, vis: dict[str, float], aud: dict[str, float], cfg: FilterConfig,
-           vocabulary: Optional[set[str]] = None, speech_scores: Optional[dict[str, float]] = None) -> Decision:
+def decide(
+    clip: Clip,
+    vis: dict[str, float],
+    aud: dict[str, float],
+    cfg: FilterConfig,
+    vocabulary: Optional[set[str]] = None,
+    speech_scores: Optional[dict[str, float]] = None,
+) -> Decision:
     onto = default_ontology()
     v, a = vis.get(clip.label), aud.get(clip.label)
     speech = (aud if speech_scores is None else speech_scores).get("Speech", 0.0)
@@ -62,32 +69,53 @@ def decide(clip: Clip, vis: dict[str, float], aud: dict[str, float], cfg: Filter
     is_speech = bool(mid and (mid == speech_mid or mid in onto.descendants(speech_mid)))
     visible = None if v is None else v >= cfg.visual_threshold
     audible = None if a is None else a >= cfg.audio_threshold
-    checks = {"visible_muted": {"score": v, "pass": visible, "tagger": cfg.visual_tagger},
-              "audible_black": {"score": a, "pass": audible, "tagger": cfg.audio_tagger},
-              "visible_full": {"score": v, "pass": visible, "same_as": "visible_muted"},
-              "audible_full": {"score": a, "pass": audible, "same_as": "audible_black"},
-              "voice_over": {"speech": speech, "tagger": cfg.speech_tagger or cfg.audio_tagger,
-                             "flag": (not is_speech) and speech >= cfg.speech_threshold},
-              "visual_top": _top(vis, vocabulary), "audio_top": _top(aud, vocabulary)}
+    checks = {
+        "visible_muted": {"score": v, "pass": visible, "tagger": cfg.visual_tagger},
+        "audible_black": {"score": a, "pass": audible, "tagger": cfg.audio_tagger},
+        "visible_full": {"score": v, "pass": visible, "same_as": "visible_muted"},
+        "audible_full": {"score": a, "pass": audible, "same_as": "audible_black"},
+        "voice_over": {
+            "speech": speech,
+            "tagger": cfg.speech_tagger or cfg.audio_tagger,
+            "flag": (not is_speech) and speech >= cfg.speech_threshold,
+        },
+        "visual_top": _top(vis, vocabulary),
+        "audio_top": _top(aud, vocabulary),
+    }
     if visible is False:
-        return Decision(clip, False, f"not visible ({cfg.visual_tagger} {clip.label} = {v:.2f} < "
-                                     f"{cfg.visual_threshold})", checks)
+        return Decision(
+            clip, False, f"not visible ({cfg.visual_tagger} {clip.label} = {v:.2f} < {cfg.visual_threshold})", checks
+        )
     if visible is None and cfg.require_visual:
         return Decision(clip, False, f"{cfg.visual_tagger} cannot see class {clip.label!r}", checks)
     if audible is False:
-        return Decision(clip, False, f"not audible ({cfg.audio_tagger} {clip.label} = {a:.2f} < "
-                                     f"{cfg.audio_threshold})", checks)
+        return Decision(
+            clip, False, f"not audible ({cfg.audio_tagger} {clip.label} = {a:.2f} < {cfg.audio_threshold})", checks
+        )
     if audible is None:
         return Decision(clip, False, f"{cfg.audio_tagger} has no class {clip.label!r}", checks)
     if checks["voice_over"]["flag"]:
-        return Decision(clip, False, f"voice-over: speech {speech:.2f} ({cfg.speech_tagger or cfg.audio_tagger}) "
-                                     f"on a {clip.label} clip", checks)
+        return Decision(
+            clip,
+            False,
+            f"voice-over: speech {speech:.2f} ({cfg.speech_tagger or cfg.audio_tagger}) on a {clip.label} clip",
+            checks,
+        )
     return Decision(clip, True, None, checks)
 
 
-def run_filter(cfg: FilterConfig | None = None, *, home=None, db=None, clip_ids=None, workers: int = 2,
-               progress: bool = False, console=None, options: Optional[dict[str, dict]] = None,
-               decode: str = "auto") -> list[Decision]:
+def run_filter(
+    cfg: FilterConfig | None = None,
+    *,
+    home=None,
+    db=None,
+    clip_ids=None,
+    workers: int = 2,
+    progress: bool = False,
+    console=None,
+    options: Optional[dict[str, dict]] = None,
+    decode: str = "auto",
+) -> list[Decision]:
     """Tag (cached) and decide every ok clip (or `clip_ids`); decisions are upserted per filter hash.
     options: tagger constructor kwargs as for `tag_clips` (device, batch size, checkpoints)."""
     cfg = cfg or FilterConfig()
@@ -104,11 +132,20 @@ def run_filter(cfg: FilterConfig | None = None, *, home=None, db=None, clip_ids=
         vs, as_ = (cached_scores(m, t, list(files)) for t in tagger_objs[:2])
         ss = cached_scores(m, tagger_objs[2], list(files)) if cfg.speech_tagger else {}
         vocab = {c.label for c in clips}
-        out = [Decision(c, False, failed[c.sha256], {}) if c.sha256 in failed else
-               decide(c, vs[c.sha256], as_[c.sha256], cfg, vocab, ss.get(c.sha256) if cfg.speech_tagger else None)
-               for c in clips]
-        m.upsert(DecisionRow, [dict(clip_id=d.clip.id, filter_hash=cfg.hash(), kept=d.kept, reason=d.reason,
-                                    checks=d.checks) for d in out], update=["kept", "reason", "checks"])
+        out = [
+            Decision(c, False, failed[c.sha256], {})
+            if c.sha256 in failed
+            else decide(c, vs[c.sha256], as_[c.sha256], cfg, vocab, ss.get(c.sha256) if cfg.speech_tagger else None)
+            for c in clips
+        ]
+        m.upsert(
+            DecisionRow,
+            [
+                dict(clip_id=d.clip.id, filter_hash=cfg.hash(), kept=d.kept, reason=d.reason, checks=d.checks)
+                for d in out
+            ],
+            update=["kept", "reason", "checks"],
+        )
     return out
 
 
@@ -136,9 +173,16 @@ def per_class(decisions: list[Decision]) -> list[dict]:
     for label in sorted({d.clip.label for d in decisions}):
         ds = [d for d in decisions if d.clip.label == label]
         why = Counter((d.reason or "").split(" (")[0] for d in ds if not d.kept).most_common(1)
-        out.append({"label": label, "clips": len(ds), "kept": sum(d.kept for d in ds),
-                    "visible_mean": mean(ds, "visible_muted"), "audible_mean": mean(ds, "audible_black"),
-                    "top_rejection": why[0][0] if why else ""})
+        out.append(
+            {
+                "label": label,
+                "clips": len(ds),
+                "kept": sum(d.kept for d in ds),
+                "visible_mean": mean(ds, "visible_muted"),
+                "audible_mean": mean(ds, "audible_black"),
+                "top_rejection": why[0][0] if why else "",
+            }
+        )
     return out
 
 
@@ -147,6 +191,7 @@ def confusion_png(decisions: list[Decision], key: str, path, title: str) -> None
     import csv
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

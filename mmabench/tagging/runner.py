@@ -9,6 +9,7 @@ Workers are threads on small machines and processes on big ones (`decode="auto"`
 GPU host, 8 decode threads starved the model thread of the GIL (YAMNet end to end at 9% of its forward
 speed) while on 2 cores processes gained nothing over threads.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -38,12 +39,12 @@ class TagReport:
     tagger: str
     planned: int
     tagged: int
-    model_calls: int               # files that went through the model (0 on a cached re-run)
+    model_calls: int  # files that went through the model (0 on a cached re-run)
     seconds: float
-    forward_seconds: float = 0.0   # time inside the model; seconds - forward_seconds = decode/I/O not hidden
-    startup_seconds: float = 0.0   # until the first file was decoded (worker start-up, model warm-up)
+    forward_seconds: float = 0.0  # time inside the model; seconds - forward_seconds = decode/I/O not hidden
+    startup_seconds: float = 0.0  # until the first file was decoded (worker start-up, model warm-up)
     batches: int = 0
-    failed: dict[str, str] = field(default_factory=dict)   # sha256 -> reason
+    failed: dict[str, str] = field(default_factory=dict)  # sha256 -> reason
 
 
 def load_taggers(names: Sequence[str], options: Optional[dict[str, dict]] = None) -> list[Tagger]:
@@ -59,6 +60,7 @@ def load_taggers(names: Sequence[str], options: Optional[dict[str, dict]] = None
 
 def _params(cls) -> set[str]:
     import inspect
+
     return set(inspect.signature(cls.__init__).parameters)
 
 
@@ -67,9 +69,12 @@ def cached_scores(m: Manifest, tagger: Tagger, shas: Sequence[str]) -> dict[str,
     with m.session() as s:
         for i in range(0, len(shas), 500):
             q = select(TagRow.sha256, TagRow.scores).where(
-                TagRow.sha256.in_(list(shas[i:i + 500])), TagRow.tagger == tagger.name,
-                TagRow.model_id == tagger.model_id, TagRow.weights_sha256 == tagger.weights_sha256,
-                TagRow.version == tagger.version)
+                TagRow.sha256.in_(list(shas[i : i + 500])),
+                TagRow.tagger == tagger.name,
+                TagRow.model_id == tagger.model_id,
+                TagRow.weights_sha256 == tagger.weights_sha256,
+                TagRow.version == tagger.version,
+            )
             out.update({sha: scores for sha, scores in s.execute(q)})
     return out
 
@@ -89,7 +94,7 @@ def _install(blob: bytes) -> None:
 
 
 def _ready(_=None) -> int:
-    time.sleep(0.05)              # busy workers make the pool start the next one
+    time.sleep(0.05)  # busy workers make the pool start the next one
     return os.getpid()
 
 
@@ -98,12 +103,12 @@ def _process_pool(prep, workers: int) -> ProcessPoolExecutor:
     14 workers with a BLAS pool each tagged 40 clips/s for YAMNet's front end). BLAS reads its thread count
     when numpy is imported, which in a spawned child happens before any initializer runs, so the limit is
     put in the environment the children inherit, while they start."""
-    ctx = multiprocessing.get_context("spawn")    # never fork a process holding CUDA / onnxruntime state
+    ctx = multiprocessing.get_context("spawn")  # never fork a process holding CUDA / onnxruntime state
     saved = {k: os.environ.get(k) for k in ONE_THREAD}
     os.environ.update(ONE_THREAD)
     try:
         pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_install, initargs=(pickle.dumps(prep),))
-        list(pool.map(_ready, range(workers * 2)))     # start every worker now, under the limit
+        list(pool.map(_ready, range(workers * 2)))  # start every worker now, under the limit
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
@@ -126,8 +131,9 @@ def _executor(tagger: Tagger, workers: int, decode: str, n: int) -> tuple[Execut
     return ThreadPoolExecutor(workers, thread_name_prefix=f"decode-{tagger.name}"), tagger.prep
 
 
-def tag_files(m: Manifest, tagger: Tagger, files: dict[str, Path], workers: int = 2, bar=None,
-              decode: str = "auto") -> TagReport:
+def tag_files(
+    m: Manifest, tagger: Tagger, files: dict[str, Path], workers: int = 2, bar=None, decode: str = "auto"
+) -> TagReport:
     """files: sha256 -> path. Tags what is not cached; returns counts (model_calls == 0 on a re-run).
     decode: "thread", "process" or "auto" (see the module docstring)."""
     t0 = time.perf_counter()
@@ -146,10 +152,22 @@ def tag_files(m: Manifest, tagger: Tagger, files: dict[str, Path], workers: int 
             dt = time.perf_counter() - t
             rep.forward_seconds += dt
             rep.batches += 1
-            m.upsert(TagRow, [dict(sha256=sha, tagger=tagger.name, model_id=tagger.model_id,
-                                   weights_sha256=tagger.weights_sha256, version=tagger.version,
-                                   modality=tagger.modality, scores=s, seconds=round(dt / len(batch), 4))
-                              for (sha, _), s in zip(batch, scores)])
+            m.upsert(
+                TagRow,
+                [
+                    dict(
+                        sha256=sha,
+                        tagger=tagger.name,
+                        model_id=tagger.model_id,
+                        weights_sha256=tagger.weights_sha256,
+                        version=tagger.version,
+                        modality=tagger.modality,
+                        scores=s,
+                        seconds=round(dt / len(batch), 4),
+                    )
+                    for (sha, _), s in zip(batch, scores)
+                ],
+            )
             rep.model_calls += len(batch)
             rep.tagged += len(batch)
             progress.advance(task, len(batch))
@@ -159,7 +177,7 @@ def tag_files(m: Manifest, tagger: Tagger, files: dict[str, Path], workers: int 
         pool, prep = _executor(tagger, max(1, workers), decode, len(todo))
         with pool:
             queue, it = deque(), iter(todo)
-            for sha, path in it:                       # prefetch: a few batches' worth of files in flight
+            for sha, path in it:  # prefetch: a few batches' worth of files in flight
                 queue.append((sha, path, pool.submit(prep, str(path))))
                 if len(queue) >= max(4 * workers, 64):
                     break
@@ -171,7 +189,7 @@ def tag_files(m: Manifest, tagger: Tagger, files: dict[str, Path], workers: int 
                 try:
                     x = fut.result()
                     rep.startup_seconds = rep.startup_seconds or time.perf_counter() - t0
-                except Exception as e:                 # corrupt file: record, go on
+                except Exception as e:  # corrupt file: record, go on
                     rep.failed[sha] = f"{Path(path).name}: {type(e).__name__}: {e}"
                     progress.advance(task)
                     continue
@@ -185,8 +203,17 @@ def tag_files(m: Manifest, tagger: Tagger, files: dict[str, Path], workers: int 
     return rep
 
 
-def tag_clips(names: Sequence[str], *, home=None, db=None, workers: int = 2, progress: bool = True,
-              console=None, options: Optional[dict[str, dict]] = None, decode: str = "auto") -> list[TagReport]:
+def tag_clips(
+    names: Sequence[str],
+    *,
+    home=None,
+    db=None,
+    workers: int = 2,
+    progress: bool = True,
+    console=None,
+    options: Optional[dict[str, dict]] = None,
+    decode: str = "auto",
+) -> list[TagReport]:
     with Manifest(db, home) as m:
         files = {c.sha256: m.media_root / c.path for c in m.clips(status=ClipStatus.ok)}
         with make_progress(progress, console) as bar:

@@ -3,6 +3,7 @@
 Below the stages because three of them need it: sources label clips with it, taggers map model classes
 onto it, and synthesis keeps donors and wrong captions out of a clip's own lineage.
 """
+
 from mmabench.taxonomy.curation import Curation
 from mmabench.taxonomy.ontology import Ontology, default_ontology
 

@@ -5,6 +5,7 @@
 mid-level ancestor; dropping restricted, action-less, ambiguous ones), and keep the segment only when
 exactly one class is left.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,6 +51,7 @@ class Curation:
                 ps = self.ontology.parents.get(mid) or set()
                 depth[mid] = 0 if not ps else 1 + min(d(p) for p in ps)
             return depth[mid]
+
         for mid in self.ontology.nodes:
             d(mid)
         return depth
@@ -67,28 +69,32 @@ class Curation:
         if None in absorb or None in absorb.values():
             raise ValueError("curation rules: [absorb] names an unknown class")
         drops = r.get("drop", {})
-        denied = self._mids(drops.get("no_visible_action", []), "drop.no_visible_action") | \
-            self._mids(drops.get("ambiguous", []), "drop.ambiguous")
+        denied = self._mids(drops.get("no_visible_action", []), "drop.no_visible_action") | self._mids(
+            drops.get("ambiguous", []), "drop.ambiguous"
+        )
         subtrees = self._mids(r.get("drop_subtrees", []), "drop_subtrees")
         dropped_subtree = set(subtrees).union(*(self.ontology.descendants(m) for m in subtrees))
-        restricted = {m for m, n in self.ontology.nodes.items()
-                      if set(n.get("restrictions", [])) & set(r.get("drop_restrictions", []))}
+        restricted = {
+            m
+            for m, n in self.ontology.nodes.items()
+            if set(n.get("restrictions", [])) & set(r.get("drop_restrictions", []))
+        }
         max_depth, min_depth = int(r.get("absorb_depth", 2)), int(r.get("min_depth", 0))
 
         def target(mid: str) -> Optional[str]:
             if mid in denied or mid in dropped_subtree:
                 return None
-            path, seen = [mid], mid           # mid and its ancestors along primary parents
+            path, seen = [mid], mid  # mid and its ancestors along primary parents
             while (p := self._primary_parent(seen)) is not None:
                 path.append(p)
                 seen = p
             kept_above = ({mid} | self.ontology.ancestors(mid)) & keep
             kept = max(kept_above, key=lambda m: (self.depth[m], m)) if kept_above else None
-            if kept is not None:              # a kept class absorbs its whole subtree (all parents, not one)
+            if kept is not None:  # a kept class absorbs its whole subtree (all parents, not one)
                 out = kept
             elif mid in absorb:
                 out = absorb[mid]
-            else:                             # the ancestor at absorb_depth (or mid itself if shallower)
+            else:  # the ancestor at absorb_depth (or mid itself if shallower)
                 out = next((m for m in path if self.depth[m] <= max_depth), None)
                 if out is not None and out in absorb:
                     out = absorb[out]

@@ -3,6 +3,7 @@
 Stage-1 curation rules build on this (see the AudioSet source); the builder uses it to keep donors and
 wrong captions out of a clip's own lineage (a Dog clip never gets Animal audio as its "conflict").
 """
+
 from __future__ import annotations
 
 import json

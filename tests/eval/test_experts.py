@@ -8,8 +8,8 @@ def test_experts_follow_the_prompted_modality_and_abstain_when_it_is_missing(dem
     assert r.errors == 0
     with Manifest(home=demo_home) as m:
         cells = {(c.condition, c.modality): c for c in load_scores(m, [r.run_id])[0].cells}
-    assert cells[("audio_removed", "audio")].abstention == 100.0          # silence: nothing to hear
-    assert cells[("frames_zeroed", "visual")].abstention == 100.0         # black frames: nothing to see
+    assert cells[("audio_removed", "audio")].abstention == 100.0  # silence: nothing to hear
+    assert cells[("frames_zeroed", "visual")].abstention == 100.0  # black frames: nothing to see
     # text cannot move a tagger: caption and long_context score exactly like aligned
     for mod in ("visual", "audio"):
         assert cells[("caption", mod)].accuracy == cells[("aligned", mod)].accuracy

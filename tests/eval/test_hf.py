@@ -1,5 +1,6 @@
 """The `hf` adapter and the attention analysis on a tiny random-init Qwen2.5-Omni thinker built at test
 time. Its answers are noise; these tests prove the code path: media in, generation out, attention maps."""
+
 import json
 
 import numpy as np
@@ -20,21 +21,24 @@ def adapter(tiny_omni):
 def test_hf_adapter_answers_with_video_and_audio(adapter, demo_home):
     r = evaluate(adapter, split="conflict", home=demo_home, limit=6)
     assert r.errors == 0 and r.called == 6
-    rows = run_readonly(f"sqlite:///{demo_home}/manifest.db",
-                        f"SELECT response, sent, parse_status FROM predictions WHERE run_id = '{r.run_id}'")[1]
+    rows = run_readonly(
+        f"sqlite:///{demo_home}/manifest.db",
+        f"SELECT response, sent, parse_status FROM predictions WHERE run_id = '{r.run_id}'",
+    )[1]
     for response, sent, status in rows:
         sent = json.loads(sent) if isinstance(sent, str) else sent
         assert response and sent["frames"] == 4 and sent["audio"]["seconds"] > 4 and not sent["audio"]["silent"]
         assert status in ("exact", "contained", "unparsed")
     again = evaluate(adapter, split="conflict", home=demo_home, limit=6)
-    assert again.called == 0                                      # deterministic (greedy) -> resumed
+    assert again.called == 0  # deterministic (greedy) -> resumed
 
 
 def test_dropped_audio_reaches_the_model_as_no_audio(adapter, tmp_path):
     build("unimodal", BuildConfig(audio_removed_mode="drop"), home=tmp_path, progress=False)
     r = evaluate(adapter, split="unimodal", home=tmp_path)
-    sent = run_readonly(f"sqlite:///{tmp_path}/manifest.db",
-                        f"SELECT condition, sent FROM predictions_flat WHERE run_id = '{r.run_id}'")[1]
+    sent = run_readonly(
+        f"sqlite:///{tmp_path}/manifest.db", f"SELECT condition, sent FROM predictions_flat WHERE run_id = '{r.run_id}'"
+    )[1]
     by = {}
     for cond, s in sent:
         by.setdefault(cond, []).append(json.loads(s) if isinstance(s, str) else s)
@@ -44,7 +48,7 @@ def test_dropped_audio_reaches_the_model_as_no_audio(adapter, tmp_path):
 def test_attention_masses_and_cohens_d(adapter, demo_home, tmp_path):
     st = study(adapter, split="conflict", limit=6, home=demo_home)
     layers = {r["layer"] for r in st.rows}
-    assert layers == {0, 1}                                       # the tiny model has 2 decoder layers
+    assert layers == {0, 1}  # the tiny model has 2 decoder layers
     by_item = {}
     for r in st.rows:
         by_item.setdefault((r["item_id"], r["layer"]), {})[r["block"]] = r["mass"]

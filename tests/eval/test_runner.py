@@ -1,4 +1,5 @@
 """Baselines and API adapters end to end on the demo manifest; crash-safety, caching and media proof."""
+
 import json
 import os
 import signal
@@ -19,10 +20,13 @@ from tests.llmpeer import LLMPeer
 class VisualOracle(Adapter):
     """Test double that always answers the *visual* class (reads it from the manifest): what a model that
     ignores the soundtrack would do."""
+
     name = "visual-oracle"
 
     def generate(self, request):
-        _, rows = run_readonly(self.opts["db"], f"SELECT visual_class FROM items_flat WHERE item_id = '{request.item.id}'")
+        _, rows = run_readonly(
+            self.opts["db"], f"SELECT visual_class FROM items_flat WHERE item_id = '{request.item.id}'"
+        )
         return Response(rows[0][0])
 
 
@@ -58,13 +62,15 @@ def test_baselines_are_deterministic_resumable_and_cached(demo_home):
     first = evaluate("random", split="full", home=demo_home)
     assert first.called == 216 and first.errors == 0
     again = evaluate("random", split="full", home=demo_home)
-    assert again.planned == 0 and again.called == 0                  # resume: nothing left
+    assert again.planned == 0 and again.called == 0  # resume: nothing left
     rows = _sql(demo_home, "SELECT count(*), count(DISTINCT item_id), sum(parse_status = 'exact') FROM predictions")
     assert rows == [(216, 216, 216)]
     maj = evaluate("majority", split="conflict", home=demo_home)
-    assert _sql(demo_home, f"SELECT i.prompt_modality, count(DISTINCT parsed) FROM predictions p JOIN items i "
-                           f"ON i.id = p.item_id WHERE run_id = '{maj.run_id}' GROUP BY 1 ORDER BY 1") == \
-        [("audio", 1), ("visual", 1)]                                   # one answer (the prior) per modality
+    assert _sql(
+        demo_home,
+        f"SELECT i.prompt_modality, count(DISTINCT parsed) FROM predictions p JOIN items i "
+        f"ON i.id = p.item_id WHERE run_id = '{maj.run_id}' GROUP BY 1 ORDER BY 1",
+    ) == [("audio", 1), ("visual", 1)]  # one answer (the prior) per modality
     # a second run over the same requests (other limit => other run id) is served from the cache
     sub = evaluate("random", split="full", home=demo_home, limit=50)
     assert sub.cached == 50 and sub.called == 0
@@ -72,8 +78,12 @@ def test_baselines_are_deterministic_resumable_and_cached(demo_home):
 
 def test_openai_compat_sends_the_right_media(demo_home):
     with LLMPeer() as peer:
-        r = evaluate(make_adapter("openai-compat", "omni", base_url=peer.url + "/v1", frames=4), split="full",
-                     home=demo_home, concurrency=4)
+        r = evaluate(
+            make_adapter("openai-compat", "omni", base_url=peer.url + "/v1", frames=4),
+            split="full",
+            home=demo_home,
+            concurrency=4,
+        )
     assert r.errors == 0 and len(peer.calls) == 216
     rows = _sql(demo_home, f"SELECT condition, sent FROM predictions_flat WHERE run_id = '{r.run_id}'")
     by = {}
@@ -90,10 +100,10 @@ def test_openai_compat_sends_the_right_media(demo_home):
 def test_audio_dropped_variant_sends_no_audio_and_text_only_sends_nothing(tmp_path):
     from mmabench.config import BuildConfig
     from mmabench.pipeline.build import build
+
     build("unimodal", BuildConfig(audio_removed_mode="drop"), home=tmp_path, progress=False)
     with LLMPeer() as peer:
-        r = evaluate(make_adapter("openai-compat", "omni", base_url=peer.url + "/v1"), split="unimodal",
-                     home=tmp_path)
+        r = evaluate(make_adapter("openai-compat", "omni", base_url=peer.url + "/v1"), split="unimodal", home=tmp_path)
         t = evaluate(make_adapter("text-only", "omni", base_url=peer.url + "/v1"), split="unimodal", home=tmp_path)
     assert r.errors == 0 and t.errors == 0
     removed = [c for c in peer.calls[:72] if not c["audio_peak"]]
@@ -104,26 +114,62 @@ def test_audio_dropped_variant_sends_no_audio_and_text_only_sends_nothing(tmp_pa
 def test_retries_on_429_500_empty_and_timeouts(demo_home):
     faults = ["429", "500", "empty", "429"]
     with LLMPeer(faults=faults) as peer:
-        r = evaluate(make_adapter("openai-compat", "omni", base_url=peer.url + "/v1", timeout=2.0), split="conflict",
-                     home=demo_home, limit=6, concurrency=1, retries=5, backoff=0.01)
+        r = evaluate(
+            make_adapter("openai-compat", "omni", base_url=peer.url + "/v1", timeout=2.0),
+            split="conflict",
+            home=demo_home,
+            limit=6,
+            concurrency=1,
+            retries=5,
+            backoff=0.01,
+        )
     assert r.errors == 0 and r.called == 6
     rows = _sql(demo_home, f"SELECT attempts FROM predictions WHERE run_id = '{r.run_id}' ORDER BY created_at")
     assert sum(a for (a,) in rows) == 6 + 4
     with LLMPeer(faults=["slow", "slow"]) as peer:
-        t = evaluate(make_adapter("openai-compat", "omni2", base_url=peer.url + "/v1", timeout=0.5),
-                     split="conflict", home=demo_home, limit=2, concurrency=1, retries=0, backoff=0.01)
+        t = evaluate(
+            make_adapter("openai-compat", "omni2", base_url=peer.url + "/v1", timeout=0.5),
+            split="conflict",
+            home=demo_home,
+            limit=2,
+            concurrency=1,
+            retries=0,
+            backoff=0.01,
+        )
     assert t.errors == 2 and all("Timeout" in e for e in t.error_samples)
-    assert _sql(demo_home, f"SELECT count(*) FROM predictions WHERE run_id = '{t.run_id}' AND error IS NOT NULL") == [(2,)]
-    with LLMPeer() as peer:   # errors are retried on resume, never served from the cache
-        again = evaluate(make_adapter("openai-compat", "omni2", base_url=peer.url + "/v1", timeout=0.5),
-                         split="conflict", home=demo_home, limit=2, concurrency=1)
+    assert _sql(demo_home, f"SELECT count(*) FROM predictions WHERE run_id = '{t.run_id}' AND error IS NOT NULL") == [
+        (2,)
+    ]
+    with LLMPeer() as peer:  # errors are retried on resume, never served from the cache
+        again = evaluate(
+            make_adapter("openai-compat", "omni2", base_url=peer.url + "/v1", timeout=0.5),
+            split="conflict",
+            home=demo_home,
+            limit=2,
+            concurrency=1,
+        )
         assert again.called == 2 and again.errors == 0 and len(peer.calls) == 2
 
 
 def test_kill_mid_run_then_resume_repeats_no_answered_call(demo_home, tmp_path):
     with LLMPeer(latency=0.05) as peer:
-        cmd = [sys.executable, "-m", "mmabench.cli", "eval", "--model", "openai-compat:omni", "--split", "conflict",
-               "--base-url", peer.url + "/v1", "--concurrency", "1", "--home", str(demo_home), "--no-progress"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mmabench.cli",
+            "eval",
+            "--model",
+            "openai-compat:omni",
+            "--split",
+            "conflict",
+            "--base-url",
+            peer.url + "/v1",
+            "--concurrency",
+            "1",
+            "--home",
+            str(demo_home),
+            "--no-progress",
+        ]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60
         while time.time() < deadline and len(peer.calls) < 20:
@@ -137,19 +183,23 @@ def test_kill_mid_run_then_resume_repeats_no_answered_call(demo_home, tmp_path):
         res = subprocess.run(cmd, capture_output=True, text=True)
         assert res.returncode == 0, res.stderr
     resumed_calls = len(peer.calls) - before_kill_calls
-    assert resumed_calls == 72 - committed                      # nothing already answered is asked again
-    assert len(peer.calls) <= 72 + 1                            # at most the one request in flight at the kill
+    assert resumed_calls == 72 - committed  # nothing already answered is asked again
+    assert len(peer.calls) <= 72 + 1  # at most the one request in flight at the kill
     assert _sql(demo_home, "SELECT count(*), count(DISTINCT item_id) FROM predictions") == [(72, 72)]
 
 
 def test_gemini_sends_the_mp4_with_its_audio(demo_home, monkeypatch):
     monkeypatch.setenv("GEMINI_API_KEY", "test-key-not-logged")
     with LLMPeer() as peer:
-        r = evaluate(make_adapter("gemini", "gemini-2.5-flash", base_url=peer.url), split="conflict",
-                     home=demo_home, limit=8)
+        r = evaluate(
+            make_adapter("gemini", "gemini-2.5-flash", base_url=peer.url), split="conflict", home=demo_home, limit=8
+        )
     assert r.errors == 0 and all(c["videos"] == ["video/mp4"] for c in peer.calls)
-    shas = _sql(demo_home, f"SELECT f.media_sha256 FROM predictions p JOIN items_flat f ON f.item_id = p.item_id "
-                           f"WHERE p.run_id = '{r.run_id}'")
+    shas = _sql(
+        demo_home,
+        f"SELECT f.media_sha256 FROM predictions p JOIN items_flat f ON f.item_id = p.item_id "
+        f"WHERE p.run_id = '{r.run_id}'",
+    )
     assert sorted(c["video_sha"][0] for c in peer.calls) == sorted(s for (s,) in shas)
     assert "test-key-not-logged" not in json.dumps(_sql(demo_home, "SELECT options FROM runs"))
 

@@ -6,14 +6,21 @@ from mmabench.eval.scoring import bootstrap_ci, normalise, parse_answer, score_r
 OPTS = ["Bell", "Church bell", "Dog", "Speech", "None of the above"]
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("Dog", ("Dog", "exact")), ("dog.", ("Dog", "exact")), ("  DOG!! ", ("Dog", "exact")),
-    ("none_of_the_above", ("None of the above", "exact")),
-    ("I hear a dog barking", ("Dog", "contained")),
-    ("It is a church bell", ("Church bell", "contained")),     # 'Bell' inside 'Church bell' does not count
-    ("Dog or speech", (None, "unparsed")), ("a cat", (None, "unparsed")), ("", (None, "unparsed")),
-    ("Dogs", (None, "unparsed")),                                # whole words only
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Dog", ("Dog", "exact")),
+        ("dog.", ("Dog", "exact")),
+        ("  DOG!! ", ("Dog", "exact")),
+        ("none_of_the_above", ("None of the above", "exact")),
+        ("I hear a dog barking", ("Dog", "contained")),
+        ("It is a church bell", ("Church bell", "contained")),  # 'Bell' inside 'Church bell' does not count
+        ("Dog or speech", (None, "unparsed")),
+        ("a cat", (None, "unparsed")),
+        ("", (None, "unparsed")),
+        ("Dogs", (None, "unparsed")),  # whole words only
+    ],
+)
 def test_parse_answer(text, expected):
     assert parse_answer(text, OPTS) == expected
 
@@ -30,12 +37,38 @@ def test_bootstrap_ci_brackets_the_mean():
 
 
 def test_score_rows_macro_follow_and_errors():
-    rows = [dict(condition="av_swap", prompt_modality="audio", answer=a, parsed=p, parse_status=s, correct=p == a,
-                 abstained=p == "None of the above", visual_class=v, audio_class=a)
-            for a, p, s, v in [("Dog", "Dog", "exact", "Cat"), ("Dog", "Cat", "exact", "Cat"),
-                               ("Speech", "Speech", "exact", "Cat"), ("Speech", None, "unparsed", "Cat")]]
-    rows.append(dict(condition="av_swap", prompt_modality="audio", answer="Dog", parsed=None, parse_status="error",
-                     correct=None, abstained=None, visual_class="Cat", audio_class="Dog"))
+    rows = [
+        dict(
+            condition="av_swap",
+            prompt_modality="audio",
+            answer=a,
+            parsed=p,
+            parse_status=s,
+            correct=p == a,
+            abstained=p == "None of the above",
+            visual_class=v,
+            audio_class=a,
+        )
+        for a, p, s, v in [
+            ("Dog", "Dog", "exact", "Cat"),
+            ("Dog", "Cat", "exact", "Cat"),
+            ("Speech", "Speech", "exact", "Cat"),
+            ("Speech", None, "unparsed", "Cat"),
+        ]
+    ]
+    rows.append(
+        dict(
+            condition="av_swap",
+            prompt_modality="audio",
+            answer="Dog",
+            parsed=None,
+            parse_status="error",
+            correct=None,
+            abstained=None,
+            visual_class="Cat",
+            audio_class="Dog",
+        )
+    )
     (cell,) = score_rows(rows)
     assert cell.n == 4 and cell.errors == 1 and cell.accuracy == 50.0
     assert cell.per_class == {"Dog": 50.0, "Speech": 50.0} and cell.macro == 50.0

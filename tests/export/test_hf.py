@@ -1,4 +1,5 @@
 """Export the demo build, load it with the real `datasets` (offline), compare with the manifest; round trip."""
+
 import hashlib
 import json
 import subprocess
@@ -20,8 +21,11 @@ def sha(path) -> str:
 
 
 def manifest_items(home):
-    cols, rows = run_readonly(f"sqlite:///{home}/manifest.db", "SELECT item_id, condition, prompt_modality, answer, "
-                              "options, prompt, visual_class, audio_class, media_sha256 FROM items_flat ORDER BY item_id")
+    cols, rows = run_readonly(
+        f"sqlite:///{home}/manifest.db",
+        "SELECT item_id, condition, prompt_modality, answer, "
+        "options, prompt, visual_class, audio_class, media_sha256 FROM items_flat ORDER BY item_id",
+    )
     return {r[0]: dict(zip(cols, r)) for r in rows}
 
 
@@ -33,6 +37,7 @@ def release(demo_home, tmp_path):
 
 def test_release_loads_with_datasets_and_matches_the_manifest(release, demo_home):
     import datasets
+
     out = release.out
     assert datasets.get_dataset_config_names(str(out)) == ["conflict", "text", "unimodal", "full"]
     want = manifest_items(demo_home)
@@ -41,8 +46,14 @@ def test_release_loads_with_datasets_and_matches_the_manifest(release, demo_home
     for r in full:
         w = want[r["item_id"]]
         opts = json.loads(w["options"]) if isinstance(w["options"], str) else w["options"]
-        assert (r["condition"], r["prompt_modality"], r["answer"], r["prompt"], r["visual_class"], r["audio_class"]) == \
-               (w["condition"], w["prompt_modality"], w["answer"], w["prompt"], w["visual_class"], w["audio_class"])
+        assert (
+            r["condition"],
+            r["prompt_modality"],
+            r["answer"],
+            r["prompt"],
+            r["visual_class"],
+            r["audio_class"],
+        ) == (w["condition"], w["prompt_modality"], w["answer"], w["prompt"], w["visual_class"], w["audio_class"])
         assert r["options"] == opts and r["media_sha256"] == w["media_sha256"]
         assert sha(out / r["video"]["path"]) == r["media_sha256"]
     assert len(list((out / "data" / "full").glob("*.parquet"))) >= 1
@@ -52,23 +63,34 @@ def test_release_loads_with_datasets_and_matches_the_manifest(release, demo_home
     # the card's YAML is what datasets and the Hub read
     front = yaml.safe_load((out / "README.md").read_text().split("---", 2)[1])
     assert [c["config_name"] for c in front["configs"]] == ["conflict", "text", "unimodal", "full"]
-    assert {i["config_name"]: i["splits"][0]["num_examples"] for i in front["dataset_info"]} == \
-           {"conflict": 72, "text": 72, "unimodal": 72, "full": 216}
+    assert {i["config_name"]: i["splits"][0]["num_examples"] for i in front["dataset_info"]} == {
+        "conflict": 72,
+        "text": 72,
+        "unimodal": 72,
+        "full": 216,
+    }
     assert front["mmabench"]["config_hash"] and "CC BY 4.0" in (out / "README.md").read_text()
     assert run_readonly(f"sqlite:///{out / 'manifest.db'}", "SELECT count(*) FROM items")[1] == [(216,)]
 
 
 def test_release_loads_in_a_fresh_process(release):
-    code = ("import datasets, sys; d = datasets.load_dataset(sys.argv[1], 'unimodal'); print(d); "
-            "print(d['test'].features['video'])")
-    res = subprocess.run([sys.executable, "-c", code, str(release.out)], capture_output=True, text=True,
-                         env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    code = (
+        "import datasets, sys; d = datasets.load_dataset(sys.argv[1], 'unimodal'); print(d); "
+        "print(d['test'].features['video'])"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(release.out)],
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert res.returncode == 0, res.stderr
     assert "num_rows: 72" in res.stdout and "Video(decode=False" in res.stdout
 
 
 def test_embedded_media(demo_home, tmp_path):
     import datasets
+
     rep = export_hf(tmp_path / "emb", home=demo_home, embed_media=True, splits=["conflict"], copy_manifest=False)
     assert not (rep.out / "media").exists() and rep.configs == {"conflict": 72}
     for r in datasets.load_dataset(str(rep.out), "conflict")["test"]:
@@ -83,7 +105,7 @@ def test_round_trip_export_import(release, demo_home, tmp_path):
     with Manifest(home=tmp_path / "imported") as m:
         for v in m.variants():
             assert sha(m.media_root / v.path) == v.sha256
-    assert import_hf(str(release.out), home=tmp_path / "imported") == counts     # idempotent
+    assert import_hf(str(release.out), home=tmp_path / "imported") == counts  # idempotent
 
 
 def test_export_refuses_a_non_empty_folder(demo_home, tmp_path):
@@ -97,8 +119,11 @@ def test_export_refuses_a_non_empty_folder(demo_home, tmp_path):
 def test_llamafactory_files_follow_the_sharegpt_schema(demo_home, tmp_path):
     rep = export_llamafactory(tmp_path / "lf", home=demo_home)
     info = json.loads((tmp_path / "lf" / "dataset_info.json").read_text())["mmabench"]
-    assert info["formatting"] == "sharegpt" and info["columns"] == {"messages": "messages", "videos": "videos",
-                                                                    "audios": "audios"}
+    assert info["formatting"] == "sharegpt" and info["columns"] == {
+        "messages": "messages",
+        "videos": "videos",
+        "audios": "audios",
+    }
     data = json.loads((tmp_path / "lf" / info["file_name"]).read_text())
     assert len(data) == rep["records"] == 18 * 3 * 2
     for rec in data:

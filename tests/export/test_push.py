@@ -1,4 +1,5 @@
 """`export hf --push` with the real huggingface_hub client against a loopback Hub that records calls."""
+
 import os
 import subprocess
 import sys
@@ -7,10 +8,27 @@ from tests.hubpeer import HubPeer
 
 
 def push(home, out, url, token, *extra):
-    env = {**os.environ, "HF_ENDPOINT": url, "HF_TOKEN": token, "HF_HUB_DISABLE_XET": "1", "HF_HUB_OFFLINE": "0",
-           "COLUMNS": "300"}
-    cmd = [sys.executable, "-m", "mmabench.cli", "export", "hf", str(out), "--home", str(home), "--push",
-           "org/mmabench-demo", *extra]
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": url,
+        "HF_TOKEN": token,
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_OFFLINE": "0",
+        "COLUMNS": "300",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "mmabench.cli",
+        "export",
+        "hf",
+        str(out),
+        "--home",
+        str(home),
+        "--push",
+        "org/mmabench-demo",
+        *extra,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=env)
 
 
@@ -24,7 +42,7 @@ def test_token_checked_before_any_work(demo_home, tmp_path):
 
 def test_push_uploads_everything_then_resumes_after_interruption(demo_home, tmp_path):
     out = tmp_path / "rel"
-    with HubPeer(token="hf_right", fail_commit=2) as hub:   # 50 files per commit: the second one fails
+    with HubPeer(token="hf_right", fail_commit=2) as hub:  # 50 files per commit: the second one fails
         first = push(demo_home, out, hub.url, "hf_right")
         assert first.returncode == 2 and "re-run the same command to resume" in first.stdout + first.stderr
         committed = dict(hub.files)

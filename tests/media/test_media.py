@@ -11,7 +11,7 @@ from tests.mediagen import packets, truncate
 
 def test_swap_audio_is_stream_copy_byte_identical(clip_factory, tmp_path):
     v = clip_factory("v.mp4", seconds=2, freq=300)
-    a = clip_factory("a.mp4", seconds=3, freq=900)          # longer donor: trimmed to the video
+    a = clip_factory("a.mp4", seconds=3, freq=900)  # longer donor: trimmed to the video
     out = tmp_path / "swap.mp4"
     info = media.swap_audio(v, a, out)
     assert packets(out, "video") == packets(v, "video")
@@ -41,8 +41,9 @@ def test_zero_frames_keeps_count_size_timestamps_and_audio(clip_factory, tmp_pat
     with av.open(str(v)) as a, av.open(str(out)) as b:
         src = [(f.pts, f.width, f.height) for f in a.decode(video=0)]
         frames = list(b.decode(video=0))
-        assert [(f.pts * f.time_base, f.width, f.height) for f in frames] == \
-               [(p * a.streams.video[0].time_base, w, h) for p, w, h in src]
+        assert [(f.pts * f.time_base, f.width, f.height) for f in frames] == [
+            (p * a.streams.video[0].time_base, w, h) for p, w, h in src
+        ]
         assert max(int(np.abs(f.to_ndarray(format="rgb24").astype(int)).max()) for f in frames) <= 2
 
 
@@ -55,12 +56,15 @@ def test_remux_section_cuts_on_keyframes_without_reencoding(clip_factory, tmp_pa
     assert abs(media.probe(out).duration - 2.0) < 0.2
 
 
-@pytest.mark.parametrize("kwargs,status", [
-    (dict(audio=False), ClipStatus.no_audio),
-    (dict(video=False), ClipStatus.no_video),
-    (dict(silent=True), ClipStatus.silent),
-    (dict(seconds=0.5), ClipStatus.too_short),
-])
+@pytest.mark.parametrize(
+    "kwargs,status",
+    [
+        (dict(audio=False), ClipStatus.no_audio),
+        (dict(video=False), ClipStatus.no_video),
+        (dict(silent=True), ClipStatus.silent),
+        (dict(seconds=0.5), ClipStatus.too_short),
+    ],
+)
 def test_validate_rejects_bad_clips_with_a_reason(clip_factory, kwargs, status):
     with pytest.raises(media.MediaError) as e:
         media.validate(clip_factory("bad.mp4", **kwargs))
@@ -72,9 +76,12 @@ def test_validate_rejects_empty_junk_truncated_and_missing(clip_factory, tmp_pat
     assert media.validate(good).duration == pytest.approx(3.0, abs=0.1)
     (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "junk.mp4").write_text("not a video")
-    cases = {tmp_path / "empty.mp4": ClipStatus.empty, tmp_path / "junk.mp4": ClipStatus.unreadable,
-             truncate(good, tmp_path / "trunc.mp4", 0.5): ClipStatus.truncated,
-             tmp_path / "nope.mp4": ClipStatus.missing}
+    cases = {
+        tmp_path / "empty.mp4": ClipStatus.empty,
+        tmp_path / "junk.mp4": ClipStatus.unreadable,
+        truncate(good, tmp_path / "trunc.mp4", 0.5): ClipStatus.truncated,
+        tmp_path / "nope.mp4": ClipStatus.missing,
+    }
     for path, status in cases.items():
         with pytest.raises(media.MediaError) as e:
             media.validate(path)
@@ -97,7 +104,7 @@ def test_sweep_partials_removes_only_dead_writers_files(tmp_path):
     from mmabench.media import sweep_partials
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()                                      # a pid that no longer runs
+    gone.wait()  # a pid that no longer runs
     dead = tmp_path / "v" / f".abc.2024.mp4.{gone.pid}.7f00aa.part.mp4"
     live = tmp_path / "v" / f".abd.mp4.{os.getpid()}.7f00ab.part.mp4"
     dead.parent.mkdir()
@@ -116,8 +123,12 @@ def test_every_writer_renders_byte_identical_under_parallel_load(op, clip_factor
 
     src = clip_factory("src.mp4", seconds=2, size=(96, 64), freq=300)
     donor = clip_factory("donor.mp4", seconds=3, freq=900)
-    render = {"zero_frames": lambda d: media.zero_frames(src, d), "remove_audio": lambda d: media.remove_audio(src, d),
-              "swap_audio": lambda d: media.swap_audio(src, donor, d), "remux": lambda d: media.remux(src, d)}[op]
+    render = {
+        "zero_frames": lambda d: media.zero_frames(src, d),
+        "remove_audio": lambda d: media.remove_audio(src, d),
+        "swap_audio": lambda d: media.swap_audio(src, donor, d),
+        "remux": lambda d: media.remux(src, d),
+    }[op]
     stop = threading.Event()
     burner = threading.Thread(target=lambda: [sum(range(10_000)) for _ in iter(stop.is_set, True)])
     burner.start()
@@ -129,5 +140,5 @@ def test_every_writer_renders_byte_identical_under_parallel_load(op, clip_factor
         stop.set()
         burner.join()
     assert len({media.sha256_file(p) for p in outs}) == 1
-    if op == "zero_frames":   # x264 picks its thread count from the CPUs it sees: pinned to 1, stated in its SEI
+    if op == "zero_frames":  # x264 picks its thread count from the CPUs it sees: pinned to 1, stated in its SEI
         assert b" threads=1 lookahead_threads=1 " in outs[0].read_bytes()

@@ -24,8 +24,8 @@ def test_rendezvous_is_stable_under_additions_and_roughly_uniform():
     picks = {k: rendezvous(0, k, "donor", pool) for k in (f"clip{i}" for i in range(400))}
     grown = {k: rendezvous(0, k, "donor", pool + ["new"]) for k in picks}
     changed = [k for k in picks if picks[k] != grown[k]]
-    assert all(grown[k] == "new" for k in changed)        # only the newcomer can take a choice over
-    assert len(changed) < 60                               # ~1/21 of 400 expected
+    assert all(grown[k] == "new" for k in changed)  # only the newcomer can take a choice over
+    assert len(changed) < 60  # ~1/21 of 400 expected
     counts = {c: list(picks.values()).count(c) for c in pool}
     assert min(counts.values()) > 5 and max(counts.values()) < 45
     assert rendezvous(0, "x", "p", []) is None

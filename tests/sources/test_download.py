@@ -1,4 +1,5 @@
 """yt-dlp against a loopback server: section cut, 404, 500-then-success, 429, truncated body, slow server."""
+
 import pytest
 
 from mmabench import media
@@ -63,14 +64,25 @@ def test_slow_server_hits_the_timeout(served, tmp_path):
     assert e.value.status is ClipStatus.error and "timed out" in str(e.value).lower()
 
 
-@pytest.mark.parametrize("msg,status,transient", [
-    ("ERROR: [youtube] x: Private video. Sign in if you've been granted access", ClipStatus.private, False),
-    ("ERROR: [youtube] x: Video unavailable. This video has been removed by the uploader", ClipStatus.removed, False),
-    ("ERROR: [youtube] x: The uploader has not made this video available in your country", ClipStatus.geo_blocked, False),
-    ("ERROR: [youtube] x: Video unavailable", ClipStatus.unavailable, False),
-    ("ERROR: unable to download video data: HTTP Error 429: Too Many Requests", ClipStatus.rate_limited, True),
-    ("ERROR: unable to download video data: HTTP Error 503: Service Unavailable", ClipStatus.error, True),
-    ("ERROR: something nobody has seen", ClipStatus.error, False),
-])
+@pytest.mark.parametrize(
+    "msg,status,transient",
+    [
+        ("ERROR: [youtube] x: Private video. Sign in if you've been granted access", ClipStatus.private, False),
+        (
+            "ERROR: [youtube] x: Video unavailable. This video has been removed by the uploader",
+            ClipStatus.removed,
+            False,
+        ),
+        (
+            "ERROR: [youtube] x: The uploader has not made this video available in your country",
+            ClipStatus.geo_blocked,
+            False,
+        ),
+        ("ERROR: [youtube] x: Video unavailable", ClipStatus.unavailable, False),
+        ("ERROR: unable to download video data: HTTP Error 429: Too Many Requests", ClipStatus.rate_limited, True),
+        ("ERROR: unable to download video data: HTTP Error 503: Service Unavailable", ClipStatus.error, True),
+        ("ERROR: something nobody has seen", ClipStatus.error, False),
+    ],
+)
 def test_classify_youtube_messages(msg, status, transient):
     assert classify(msg) == (status, transient)

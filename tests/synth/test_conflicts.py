@@ -14,7 +14,9 @@ CLIPS = [clip(i, lab, ONTO.mid(lab)) for i, lab in enumerate(["Dog", "Dog", "Cat
 
 
 def _donors(clips, seed):
-    return {v.video_clip_id: v.audio_clip_id for v in plan_variants(clips, [Condition.av_swap], seed=seed, ontology=ONTO)}
+    return {
+        v.video_clip_id: v.audio_clip_id for v in plan_variants(clips, [Condition.av_swap], seed=seed, ontology=ONTO)
+    }
 
 
 def test_donor_is_other_class_and_outside_the_lineage():
@@ -22,7 +24,7 @@ def test_donor_is_other_class_and_outside_the_lineage():
     for vid, aid in _donors(CLIPS, 0).items():
         v, a = labels[vid], labels[aid]
         assert v.label != a.label
-        assert not ONTO.related(v.label_mid, a.label_mid), (v.label, a.label)   # Dog never gets Bark
+        assert not ONTO.related(v.label_mid, a.label_mid), (v.label, a.label)  # Dog never gets Bark
 
 
 def test_seed_changes_donors_and_same_seed_reproduces():
@@ -34,7 +36,7 @@ def test_adding_clips_keeps_most_choices():
     more = CLIPS + [clip(100 + i, lab, ONTO.mid(lab)) for i, lab in enumerate(["Cat", "Music", "Speech"])]
     before, after = _donors(CLIPS, 0), _donors(more, 0)
     kept = sum(before[k] == after[k] for k in before)
-    new_ids = {c.id for c in more[len(CLIPS):]}
+    new_ids = {c.id for c in more[len(CLIPS) :]}
     assert all(after[k] in new_ids for k in before if before[k] != after[k])
     assert kept >= len(before) // 2
 

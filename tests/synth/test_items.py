@@ -3,8 +3,9 @@ from mmabench.synth.conflicts import plan_variants
 from mmabench.synth.items import NONE_OF_THE_ABOVE, itemize
 from mmabench.taxonomy.ontology import default_ontology
 
-CLIPS = [Clip(id=f"{i:016x}", source="t", source_ref=str(i), label=lab) for i, lab in
-         enumerate(["Dog", "Cat", "Music"])]
+CLIPS = [
+    Clip(id=f"{i:016x}", source="t", source_ref=str(i), label=lab) for i, lab in enumerate(["Dog", "Cat", "Music"])
+]
 LABELS = {c.id: c.label for c in CLIPS}
 VOCAB = sorted(LABELS.values())
 
@@ -44,7 +45,9 @@ def test_prompts_follow_the_study_templates():
             assert it.prompt.startswith("Video_caption: ") and by_v[it.variant_id].params["wrong_class"] in it.prompt
         if cond is Condition.long_context:
             letters = it.prompt.split("\n\n")[0]
-            assert 9_900 <= len(letters) <= 10_100 and set(letters) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ")
+            assert 9_900 <= len(letters) <= 10_100 and set(letters) <= set(
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ "
+            )
 
 
 def test_option_order_fixed_by_default_and_seeded_when_shuffled():

@@ -1,6 +1,7 @@
 """The hf-audio path (transformers AudioSet classifiers such as AST) with a tiny randomly initialised AST
 written at test time: loading from a directory, label -> ontology mapping, batching, caching, errors.
 Its scores are noise and are never presented as results."""
+
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,16 @@ def tiny_ast(tmp_path_factory):
     from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
 
     d = tmp_path_factory.mktemp("tiny_ast")
-    cfg = ASTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                    max_length=256, num_mel_bins=128, id2label=dict(enumerate(LABELS)),
-                    label2id={x: i for i, x in enumerate(LABELS)})
+    cfg = ASTConfig(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_length=256,
+        num_mel_bins=128,
+        id2label=dict(enumerate(LABELS)),
+        label2id={x: i for i, x in enumerate(LABELS)},
+    )
     torch.manual_seed(0)
     ASTForAudioClassification(cfg).save_pretrained(d)
     ASTFeatureExtractor(max_length=256).save_pretrained(d)
@@ -33,7 +41,7 @@ def test_loads_a_directory_and_maps_labels_onto_the_ontology(tiny_ast):
     s = t.tag(SOUNDS / "dog.mp3")
     assert {"Speech", "Dog", "Bark", "Cat", "Music", "Animal"} <= set(s) and "not-an-audioset-class" in s
     assert all(0 <= v <= 1 for v in s.values())
-    assert s["Dog"] == max(s["Dog"], s["Bark"]) and s["Animal"] >= s["Cat"]      # a class covers its descendants
+    assert s["Dog"] == max(s["Dog"], s["Bark"]) and s["Animal"] >= s["Cat"]  # a class covers its descendants
     assert t.model_id == f"hf-audio/audio-spectrogram-transformer/{Path(tiny_ast).name}"
     assert len(t.weights_sha256) == 64
 

@@ -1,6 +1,7 @@
 """Speech activity: Silero VAD (weights ship in its package) on real recordings, the voice-over check it
 feeds, and the pyannote.audio path with a tiny randomly initialised PyanNet checkpoint written at test time
 (loading from a file or directory, pipeline parameters in the cache key). Random-init scores are noise."""
+
 import os
 from pathlib import Path
 
@@ -34,11 +35,13 @@ def test_voice_over_check_uses_the_speech_tagger(silero, tmp_path):
     build("conflict", home=tmp_path, progress=False)
     cfg = FilterConfig(speech_tagger="silero")
     decisions = {d.clip.source_ref: d for d in run_filter(cfg, home=tmp_path)}
-    assert decisions["clips/speech_1.mp4"].kept                     # speech on a Speech clip is the label
+    assert decisions["clips/speech_1.mp4"].kept  # speech on a Speech clip is the label
     assert decisions["clips/cat_1.mp4"].checks["voice_over"]["tagger"] == "silero"
     # narration over the cat clip: the cat is seen and heard, but speech covers most of the clip
     cat = decisions["clips/cat_1.mp4"]
-    d = decide(cat.clip, {"Cat": 0.9}, {"Cat": 0.9, "Speech": 0.0}, cfg, speech_scores=silero.tag(CLIPS / "speech_1.mp4"))
+    d = decide(
+        cat.clip, {"Cat": 0.9}, {"Cat": 0.9, "Speech": 0.0}, cfg, speech_scores=silero.tag(CLIPS / "speech_1.mp4")
+    )
     assert not d.kept and d.reason.startswith("voice-over") and "silero" in d.reason
 
 
@@ -51,14 +54,21 @@ def tiny_pyannote(tmp_path_factory):
     from pyannote.audio.models.segmentation import PyanNet
 
     torch.manual_seed(0)
-    model = PyanNet(sincnet={"stride": 10}, lstm={"hidden_size": 16, "num_layers": 1, "monolithic": True},
-                    linear={"hidden_size": 16, "num_layers": 1})
-    model.specifications = Specifications(problem=Problem.MULTI_LABEL_CLASSIFICATION, resolution=Resolution.FRAME,
-                                          duration=5.0, classes=["speech"])
+    model = PyanNet(
+        sincnet={"stride": 10},
+        lstm={"hidden_size": 16, "num_layers": 1, "monolithic": True},
+        linear={"hidden_size": 16, "num_layers": 1},
+    )
+    model.specifications = Specifications(
+        problem=Problem.MULTI_LABEL_CLASSIFICATION, resolution=Resolution.FRAME, duration=5.0, classes=["speech"]
+    )
     model.build()
-    ckpt = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams),
-            "pytorch-lightning_version": lightning.__version__}
-    model.on_save_checkpoint(ckpt)                  # what a Lightning trainer writes for pyannote
+    ckpt = {
+        "state_dict": model.state_dict(),
+        "hyper_parameters": dict(model.hparams),
+        "pytorch-lightning_version": lightning.__version__,
+    }
+    model.on_save_checkpoint(ckpt)  # what a Lightning trainer writes for pyannote
     d = tmp_path_factory.mktemp("tiny_pyannote")
     torch.save(ckpt, d / "pytorch_model.bin")
     return d
@@ -71,7 +81,7 @@ def test_pyannote_loads_a_file_or_a_directory(tiny_pyannote):
     assert set(s) == {"Speech"} and 0 <= s["Speech"] <= 1 and s == by_dir.tag(CLIPS / "speech_1.mp4")
     assert by_file.weights_sha256 == by_dir.weights_sha256
     other = taggers.get("pyannote")(checkpoint=str(tiny_pyannote), device="cpu", min_duration_on=0.5)
-    assert other.model_id != by_dir.model_id                       # pipeline parameters key the cache
+    assert other.model_id != by_dir.model_id  # pipeline parameters key the cache
 
 
 def test_pyannote_tags_are_cached_and_missing_weights_name_the_flag(tiny_pyannote, tmp_path):
@@ -81,6 +91,7 @@ def test_pyannote_tags_are_cached_and_missing_weights_name_the_flag(tiny_pyannot
     assert [r.model_calls for r in tag_clips(["pyannote"], home=tmp_path, progress=False, options=opts)] == [0]
     with Manifest(home=tmp_path) as m, m.session() as s:
         from mmabench.db.models import TagRow
+
         assert {r.modality for r in s.query(TagRow)} == {"speech"}
     with pytest.raises(ImportError, match="--speech-checkpoint"):
         taggers.get("pyannote")()

