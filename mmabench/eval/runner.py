@@ -26,9 +26,12 @@ from mmabench.adapters import Adapter, PermanentError, Request, TransientError, 
 from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import PredictionRow, RunRow, VariantRow
 from mmabench.eval.scoring import is_abstention, parse_answer
+from mmabench.logs import get_logger
 from mmabench.schema import Item, Split, derive_id
 from mmabench.schema.ids import canonical_json
 from mmabench.version import __version__
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -82,6 +85,8 @@ def _call(adapter: Adapter, req: Request, retries: int, backoff: float) -> dict:
         except TransientError as e:
             if attempt > retries:
                 return {"error": str(e), "attempts": attempt, "latency_ms": 1000 * (time.perf_counter() - t0)}
+            # the type only: a message may echo a key back
+            log.info("retry %d after %s", attempt, type(e).__name__, extra={"attempt": attempt})
             time.sleep(delay * (1 + 0.25 * random.random()))
             delay *= 2
         except PermanentError as e:

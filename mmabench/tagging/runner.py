@@ -28,10 +28,12 @@ from sqlalchemy import select
 
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import TagRow
-from mmabench.logs import make_progress
+from mmabench.logs import get_logger, make_progress
 from mmabench.schema import ClipStatus
 from mmabench.taggers import taggers as registry
 from mmabench.taggers.base import Tagger
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -191,6 +193,7 @@ def tag_files(
                     rep.startup_seconds = rep.startup_seconds or time.perf_counter() - t0
                 except Exception as e:  # corrupt file: record, go on
                     rep.failed[sha] = f"{Path(path).name}: {type(e).__name__}: {e}"
+                    log.warning("tag %s: skipped %s", tagger.name, rep.failed[sha], extra={"tagger": tagger.name})
                     progress.advance(task)
                     continue
                 batch.append((sha, x))
@@ -200,6 +203,15 @@ def tag_files(
                     units = 0
             flush()
     rep.seconds = time.perf_counter() - t0
+    log.info(
+        "tag %s: %d files, %d model calls, %d failed in %.2f s",
+        tagger.name,
+        len(files),
+        rep.model_calls,
+        len(rep.failed),
+        rep.seconds,
+        extra={"tagger": tagger.name, "seconds": round(rep.seconds, 3)},
+    )
     return rep
 
 
