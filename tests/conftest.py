@@ -102,3 +102,11 @@ def clip_factory(tmp_path):
         return make_clip(tmp_path / "media" / name, **kw)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_omni(tmp_path_factory):
+    """A tiny random-init Qwen2.5-Omni thinker + processor built offline (plumbing only)."""
+    from tests.tinyomni import build_tiny_omni
+
+    return build_tiny_omni(tmp_path_factory.mktemp("tiny_omni"))

@@ -17,7 +17,7 @@ import numpy as np
 from mmabench.adapters.base import Adapter, Capabilities, PermanentError, Request, Response
 
 
-def _weights_id(src: str) -> str:
+def weights_id(src: str) -> str:
     """Hash of the weight files' names and sizes (cheap; changes when a checkpoint is replaced)."""
     p = Path(src)
     if not p.is_dir():
@@ -26,6 +26,30 @@ def _weights_id(src: str) -> str:
         (f.name, f.stat().st_size) for f in p.glob("*.bin")
     )
     return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
+
+
+def adapter_sha256(adapter_dir: str) -> str:
+    """Content hash of a PEFT adapter (its weight files): the cache identity of a tuned model."""
+    from mmabench.media import sha256_file
+
+    files = sorted(Path(adapter_dir).glob("adapter_model.*"))
+    if not files:
+        raise PermanentError(f"no PEFT adapter (adapter_model.safetensors) in {adapter_dir}")
+    return hashlib.sha256("".join(sha256_file(f) for f in files).encode()).hexdigest()
+
+
+def decode_media(path: str, frames: int, frame_size: int):
+    """Evenly sampled frames (n, size, size, 3) uint8 and the 16-kHz mono soundtrack (None if absent): the
+    one way a local model sees a variant, in evaluation and in training alike."""
+    from mmabench.media import load_audio, sample_frames
+
+    return sample_frames(path, frames, frame_size), load_audio(path, 16000)
+
+
+def user_turn(prompt: str, has_audio: bool) -> list[dict]:
+    """The chat message: video, then audio (only when the file has a soundtrack), then the question."""
+    content = [{"type": "video"}] + ([{"type": "audio"}] if has_audio else []) + [{"type": "text", "text": prompt}]
+    return [{"role": "user", "content": content}]
 
 
 class HFOmniAdapter(Adapter):
@@ -42,6 +66,7 @@ class HFOmniAdapter(Adapter):
         frame_size: int = 224,
         max_new_tokens: int = 16,
         attention: bool = False,
+        adapter: Optional[str] = None,
         **options: Any,
     ):
         src = path or model
@@ -57,7 +82,8 @@ class HFOmniAdapter(Adapter):
             frames=frames,
             frame_size=frame_size,
             max_new_tokens=max_new_tokens,
-            weights=_weights_id(str(src)),
+            weights=weights_id(str(src)),
+            **({"adapter": adapter_sha256(adapter)} if adapter else {}),  # a tuned model never hits base answers
             **options,
         )
         if device == "auto":
@@ -73,6 +99,10 @@ class HFOmniAdapter(Adapter):
         kw = {"attn_implementation": "eager"} if attention else {}  # eager returns attention maps
         # `self.model` is the model id string (Adapter); the network is `self.net`
         self.net = Qwen2_5OmniThinkerForConditionalGeneration.from_pretrained(src, dtype=torch_dtype, **kw)
+        if adapter:  # a LoRA from `mmabench train lora` (or any PEFT adapter for this base)
+            from peft import PeftModel
+
+            self.net = PeftModel.from_pretrained(self.net, adapter)
         self.net.to(device).eval()
         self.lock = threading.Lock()
         self._decoded = lru_cache(maxsize=32)(self._decoded)
@@ -80,20 +110,13 @@ class HFOmniAdapter(Adapter):
     def _decoded(self, path: str):
         """Frames and soundtrack of one file, decoded once: its visual and audio prompts (and the attention
         study's two passes) reuse them."""
-        from mmabench.media import load_audio, sample_frames
-
-        return sample_frames(path, self.opts["frames"], self.opts["frame_size"]), load_audio(path, 16000)
+        return decode_media(path, self.opts["frames"], self.opts["frame_size"])
 
     def inputs(self, request: Request):
         frames, wav = self._decoded(str(request.media_path))
         has_audio = wav is not None and len(wav) > 0
-        content = (
-            [{"type": "video"}]
-            + ([{"type": "audio"}] if has_audio else [])
-            + [{"type": "text", "text": request.item.prompt}]
-        )
         text = self.processor.apply_chat_template(
-            [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
+            user_turn(request.item.prompt, has_audio), add_generation_prompt=True, tokenize=False
         )
         batch = self.processor(
             text=[text], videos=[frames], audio=[wav] if has_audio else None, return_tensors="pt", padding=True

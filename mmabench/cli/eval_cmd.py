@@ -44,6 +44,9 @@ def eval_cmd(
         None, "--opt", help="Adapter option KEY=JSON (repeatable), e.g. --opt frames=16 --opt video_mode='\"url\"'."
     ),
     seed: int = typer.Option(0, help="Seed for sampling baselines."),
+    adapter_dir: Optional[Path] = typer.Option(
+        None, "--adapter", help="hf: a PEFT/LoRA adapter folder (e.g. from `mmabench train lora`) on the base model."
+    ),
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
@@ -59,6 +62,10 @@ def eval_cmd(
         options["base_url"] = base_url
     if adapter_name == "random":
         options["seed"] = seed
+    if adapter_dir is not None:
+        if adapter_name != "hf":
+            _fail("--adapter works with --model hf (a local model that a LoRA can be loaded onto)", 2)
+        options["adapter"] = str(adapter_dir)
     try:
         adapter = make_adapter(adapter_name, model_id, **options)
     except (LookupError, TypeError, RuntimeError) as e:

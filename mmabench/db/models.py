@@ -165,3 +165,27 @@ class DecisionRow(Base):
     reason: Mapped[Optional[str]] = mapped_column(Text)
     checks: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TrainRunRow(Base):
+    """One LoRA training run: what it learnt from, with what recipe, and where its adapter is."""
+
+    __tablename__ = "train_runs"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    base_model: Mapped[str] = mapped_column(String(500))
+    base_weights: Mapped[str] = mapped_column(String(64))
+    build: Mapped[str] = mapped_column(String(200))
+    split: Mapped[str] = mapped_column(String(32))
+    trainer: Mapped[str] = mapped_column(String(32))  # "lora" (ours) or "llamafactory"
+    config: Mapped[dict[str, Any]] = mapped_column(Json)
+    items: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[int] = mapped_column(Integer)
+    final_loss: Mapped[Optional[float]] = mapped_column(Float)
+    losses: Mapped[list[Any]] = mapped_column(Json)
+    adapter_path: Mapped[Optional[str]] = mapped_column(Text)
+    adapter_sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    versions: Mapped[dict[str, Any]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16))
+    seconds: Mapped[Optional[float]] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

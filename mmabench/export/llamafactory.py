@@ -80,3 +80,39 @@ def export_llamafactory(
     }
     (out / "dataset_info.json").write_text(json.dumps(info, indent=1))
     return {"records": len(records), "media": len(media), "conditions": conditions}
+
+
+def write_train_yaml(out: str | Path, model: str, *, epochs: float = 1.0, name: str = "mmabench") -> Path:
+    """A LLaMA-Factory SFT config with the study's recipe (benchmark.md §7) over the exported dataset."""
+    import yaml
+
+    out = Path(out)
+    cfg = {
+        "model_name_or_path": model,
+        "trust_remote_code": True,
+        "stage": "sft",
+        "do_train": True,
+        "finetuning_type": "lora",
+        "lora_rank": 8,
+        "lora_alpha": 16,
+        "lora_target": "q_proj,v_proj",
+        "freeze_vision_tower": True,
+        "dataset": name,
+        "dataset_dir": str(out.resolve()),
+        "template": "qwen2_omni",
+        "video_fps": 8.0,
+        "cutoff_len": 8192,
+        "output_dir": str((out / "lora").resolve()),
+        "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 4,
+        "learning_rate": 1.0e-4,
+        "num_train_epochs": epochs,
+        "lr_scheduler_type": "constant",
+        "bf16": True,
+        "logging_steps": 10,
+        "save_steps": 500,
+        "report_to": "none",
+    }
+    path = out / "train_lora.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
