@@ -171,6 +171,9 @@ def attention(
 def report(
     out_dir: Path = typer.Option(Path("mmabench_report"), "--out", help="Folder for report.md, report.html, PNGs."),
     runs: Optional[List[str]] = typer.Option(None, "--run", help="Run ids (repeatable); default all runs."),
+    compare: Optional[List[str]] = typer.Option(
+        None, "--compare", help="Two run ids A B (give the flag twice): paired table with McNemar's exact test."
+    ),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
 ) -> None:
@@ -178,7 +181,10 @@ def report(
     from mmabench.eval.report import make_report
 
     try:
-        paths = make_report(out_dir, runs, home=home, db=db)
+        if compare and len(compare) != 2:
+            raise ValueError("--compare takes exactly two run ids: --compare A --compare B")
+        pair = (compare[0], compare[1]) if compare else None
+        paths = make_report(out_dir, runs, compare=pair, home=home, db=db)
     except ValueError as e:
         _fail(str(e), 2)
     out.print(f"wrote {paths['markdown']} and {paths['html']} ({len(paths) - 2} chart(s))")

@@ -196,15 +196,34 @@ def _html(md: str, charts: dict[str, Path]) -> str:
     )
 
 
-def make_report(out_dir: str | Path, run_ids: Optional[list[str]] = None, *, home=None, db=None) -> dict[str, Path]:
+def make_report(
+    out_dir: str | Path,
+    run_ids: Optional[list[str]] = None,
+    *,
+    compare: Optional[tuple[str, str]] = None,
+    home=None,
+    db=None,
+) -> dict[str, Path]:
+    """The report for `run_ids` (default: all runs); `compare=(A, B)` adds the paired A-vs-B table (e.g. a
+    base model and its tuned LoRA on the same items)."""
+    from mmabench.eval import compare as paired
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with Manifest(db, home) as m:
+        if compare:
+            run_ids = list(dict.fromkeys([*(run_ids or []), *compare]))
         scores = load_scores(m, run_ids)
+        if compare and len({s.run.id for s in scores} & set(compare)) < 2:
+            raise ValueError(f"--compare needs two existing run ids, got {compare[0]!r} and {compare[1]!r}")
+        cells = paired.paired_cells(m, *compare) if compare else []
     if not scores:
         raise ValueError("no runs to report (run `mmabench eval` first, or check --run ids)")
     charts = {s.run.id: _chart(s, out_dir / f"run_{s.run.id}.png") for s in scores}
     md = markdown(scores, charts)
+    if compare:
+        label = {s.run.id: s.label for s in scores}
+        md += "\n" + "\n".join(paired.markdown(cells, label[compare[0]], label[compare[1]])) + "\n"
     (out_dir / "report.md").write_text(md)
     (out_dir / "report.html").write_text(_html(md, charts))
     return {"markdown": out_dir / "report.md", "html": out_dir / "report.html", **{k: v for k, v in charts.items()}}
