@@ -79,6 +79,16 @@ def _global(
         envvar="MMABENCH_LOG",
         help="debug, info, warning (default) or error: stage timings, retries and skipped units are logged at info.",
     ),
+    executor: str = typer.Option(
+        "local",
+        envvar="MMABENCH_EXECUTOR",
+        help="Where build/ingest run per-unit media work: local (threads) or ray (a Ray cluster).",
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None,
+        envvar="RAY_ADDRESS",
+        help="Ray cluster to join with --executor ray (auto, ray://host:10001); default: a local Ray.",
+    ),
     log_json: bool = typer.Option(
         False,
         "--log-json",
@@ -95,6 +105,9 @@ def _global(
     except ValueError as e:
         _fail(str(e), 2)
     extra = _kv_options(ytdlp_opt)
+    if executor not in ("local", "ray"):
+        _fail(f"--executor must be 'local' or 'ray', not {executor!r}", 2)
+    _DOWNLOAD.update(executor=executor, ray_address=ray_address)
     _DOWNLOAD.update(
         concurrency=concurrency,
         url_template=url_template,

@@ -106,6 +106,8 @@ def build(
             progress=progress,
             console=err,
             ingest_workers=_DOWNLOAD.get("concurrency"),
+            executor=_DOWNLOAD.get("executor", "local"),
+            ray_address=_DOWNLOAD.get("ray_address"),
         )
     except BuildConfigMismatch as e:
         _fail(str(e), 2)
@@ -135,6 +137,8 @@ def _run_ingest(src, *, normalize, retry_failed, progress, home, db) -> None:
             retry_failed=retry_failed,
             progress=progress,
             console=err,
+            executor=_DOWNLOAD.get("executor", "local"),
+            ray_address=_DOWNLOAD.get("ray_address"),
         )
     except (LookupError, ValueError, OSError) as e:
         _fail(str(e), 2)

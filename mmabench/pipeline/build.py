@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections import Counter
@@ -17,7 +16,8 @@ from mmabench import media
 from mmabench.config import BuildConfig
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
-from mmabench.pipeline.stages import LocalExecutor, Stage, StageReport, make_progress, run_stage
+from mmabench.pipeline.executors import make_executor
+from mmabench.pipeline.stages import Stage, StageReport, make_progress, run_stage
 from mmabench.registry import sources as source_registry
 from mmabench.schema import Clip, ClipSpec, ClipStatus, Condition, Item, Split, Variant, conditions_for
 from mmabench.synth.conflicts import media_variant, ops, plan_variants, variant_relpath
@@ -174,10 +174,12 @@ def ingest_stage(
     def commit(results):
         m.upsert(ClipRow, [c.model_dump(mode="json") for c in results], update=CLIP_UPDATE)
 
+    root = m.media_root  # the run function must not capture the manifest: executors may pickle it
+
     return Stage(
         "ingest",
         plan,
-        lambda u: ingest_one(u[0], m.media_root, cfg, u[1], fetchers.get(u[0].source)),
+        lambda u: ingest_one(u[0], root, cfg, u[1], fetchers.get(u[0].source)),
         commit,
         failed=lambda c: c.status is not ClipStatus.ok,
         workers=workers,
@@ -259,8 +261,9 @@ def synth_stage(m: Manifest, recipes: list[Variant], clips: dict[str, Clip], rep
             update=["recipe", "tool_versions", "path", "sha256", "bytes"],
         )
 
+    root = m.media_root  # captured alone: executors may pickle the run function
     return Stage(
-        "synthesize", plan, lambda v: render_variant(v, paths, m.media_root), commit, failed=lambda r: r[1] is not None
+        "synthesize", plan, lambda v: render_variant(v, paths, root), commit, failed=lambda r: r[1] is not None
     )
 
 
@@ -288,7 +291,7 @@ def item_stage(m: Manifest, wanted: list[Item], conditions: list[Condition], nam
     def commit(items):
         m.upsert(ItemRow, [i.model_dump(mode="json") for i in items])
 
-    return Stage("itemize", plan, lambda i: i, commit)
+    return Stage("itemize", plan, lambda i: i, commit, remote=False)
 
 
 def _summarize_clips(report: BuildReport, clips: list[Clip], spec_ids: set[str]) -> None:
@@ -310,6 +313,8 @@ def ingest(
     retry_failed: bool = False,
     progress: bool = True,
     console=None,
+    executor: str = "local",
+    ray_address: Optional[str] = None,
 ) -> BuildReport:
     """Only the ingest stage: fetch / validate / store clips (e.g. download AudioSet ahead of builds)."""
     t0 = time.perf_counter()
@@ -322,7 +327,7 @@ def ingest(
             report.stages.append(
                 run_stage(
                     ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources)),
-                    LocalExecutor(workers or min(4, os.cpu_count() or 1)),
+                    make_executor(executor, workers, ray_address),
                     bar,
                 )
             )
@@ -370,13 +375,17 @@ def build(
     progress: bool = True,
     console=None,
     ingest_workers: Optional[int] = None,
+    executor: str = "local",
+    ray_address: Optional[str] = None,
 ) -> BuildReport:
+    """Build `split` of a named build: ingest, (filter), synthesize, itemize. `executor="ray"` runs the
+    per-unit work on a Ray cluster (`ray_address`, or a local Ray); the manifest is the same either way."""
     t0 = time.perf_counter()
     cfg = config or BuildConfig()
     split = Split(split)
     conditions = list(conditions_for(split))
     report = BuildReport(cfg.name, split.value)
-    executor = LocalExecutor(workers or min(4, os.cpu_count() or 1))
+    runner = make_executor(executor, workers, ray_address)
     with Manifest(db, home) as m:
         _register_build(m, cfg, force_config)
         media.sweep_partials(m.media_root)  # what a killed build was writing; its rows were never committed
@@ -385,9 +394,7 @@ def build(
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
         with make_progress(progress, console) as bar:
             report.stages.append(
-                run_stage(
-                    ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources), ingest_workers), executor, bar
-                )
+                run_stage(ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources), ingest_workers), runner, bar)
             )
             spec_ids = {s.id for s in specs}
             all_clips = m.clips(ids=None)
@@ -406,7 +413,7 @@ def build(
                 long_context_chars=cfg.long_context_chars,
                 audio_removed_mode=cfg.audio_removed_mode,
             )
-            report.stages.append(run_stage(synth_stage(m, recipes, built, report), executor, bar))
+            report.stages.append(run_stage(synth_stage(m, recipes, built, report), runner, bar))
             failed = {v for v, _ in report.render_errors}
             vocabulary = sorted({c.label for c in built.values()})
             labels = {cid: c.label for cid, c in built.items()}
@@ -424,7 +431,7 @@ def build(
                     template_version=cfg.template_version,
                 )
             ]
-            report.stages.append(run_stage(item_stage(m, wanted, conditions, cfg.name, report), executor, bar))
+            report.stages.append(run_stage(item_stage(m, wanted, conditions, cfg.name, report), runner, bar))
         _summarize_clips(report, all_clips, spec_ids)
         with m.session() as s, s.begin():
             q = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import importlib.util
+import os
 import subprocess
 from dataclasses import dataclass
 
@@ -74,5 +75,20 @@ def checks(home=None, db=None) -> list[Check]:
         _pkg("matplotlib", "matplotlib", "charts in reports, ontology stats, filter (mmabench[report])"),
         _pkg("datasets", "datasets", "Hugging Face export / import (mmabench[hf])"),
         _pkg("huggingface_hub", "huggingface_hub", "push releases to the Hub (mmabench[hf])"),
+        _pkg("peft", "peft", "LoRA alignment tuning, eval --adapter (mmabench[train])"),
+        _pkg("ray", "ray", "--executor ray: builds on a Ray cluster (mmabench[ray])"),
     ]
+    if os.environ.get("MMABENCH_EXECUTOR") == "ray":
+        out.append(ray_check())
     return out
+
+
+def ray_check() -> Check:
+    """Join the configured cluster (RAY_ADDRESS, else a local Ray) and say what it has."""
+    try:
+        from mmabench.pipeline.executors import RayExecutor
+
+        c = RayExecutor(os.environ.get("RAY_ADDRESS") or None).cluster()
+        return Check("ray cluster", True, f"{c['nodes']} node(s), {c['cpus']:g} CPUs, {c['gpus']:g} GPUs", "", True)
+    except Exception as e:  # noqa: BLE001
+        return Check("ray cluster", False, str(e)[:80], "--executor ray (check RAY_ADDRESS)", True)

@@ -7,13 +7,13 @@ killed build keeps everything finished before the kill and a re-run's plan() ski
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterator, Optional, Sequence, TypeVar
+from typing import Callable, Generic, Optional, Sequence, TypeVar
 
 from rich.progress import Progress
 
 from mmabench.logs import get_logger, make_progress  # noqa: F401  (make_progress re-exported for stage code)
+from mmabench.pipeline.executors import Executor, LocalExecutor
 
 log = get_logger(__name__)
 
@@ -30,6 +30,7 @@ class Stage(Generic[U, R]):
     commit: Callable[[list[R]], None]
     failed: Callable[[R], bool] = lambda r: False
     workers: Optional[int] = None  # override the executor's width (e.g. download concurrency)
+    remote: bool = True  # False: too cheap to ship anywhere, always run in the driver's threads
 
 
 @dataclass
@@ -41,40 +42,16 @@ class StageReport:
     seconds: float = 0.0
 
 
-class LocalExecutor:
-    """Threads: PyAV and the codecs release the GIL, and media work here is I/O and native code."""
-
-    def __init__(self, workers: int = 2):
-        self.workers = max(1, workers)
-
-    def imap_unordered(self, fn: Callable[[U], R], units: Sequence[U]) -> Iterator[R]:
-        if self.workers == 1:
-            yield from map(fn, units)
-            return
-        with ThreadPoolExecutor(self.workers) as pool:
-            pending: set[Future] = set()
-            it = iter(units)
-            for u in it:  # bounded in-flight window keeps memory flat on huge plans
-                pending.add(pool.submit(fn, u))
-                if len(pending) >= self.workers * 4:
-                    break
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in done:
-                    yield f.result()
-                    nxt = next(it, None)
-                    if nxt is not None:
-                        pending.add(pool.submit(fn, nxt))
-
-
-def run_stage(stage: Stage, executor: LocalExecutor, progress: Progress) -> StageReport:
+def run_stage(stage: Stage, executor: Executor, progress: Progress) -> StageReport:
     t0 = time.perf_counter()
     units = stage.plan()
     report = StageReport(stage.name, planned=len(units))
     task = progress.add_task(stage.name, total=len(units))
     batch: list = []
     last = time.monotonic()
-    if stage.workers:
+    if not stage.remote:
+        executor = LocalExecutor(1)
+    elif stage.workers and executor.name == "local":  # e.g. download concurrency; a cluster sizes itself
         executor = LocalExecutor(stage.workers)
     for result in executor.imap_unordered(stage.run, units):
         batch.append(result)

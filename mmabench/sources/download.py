@@ -132,6 +132,12 @@ class RateLimiter:
         self._next = 0.0
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:  # shipped to Ray workers: each process paces its own starts
+        return {"interval": self.interval}
+
+    def __setstate__(self, state: dict) -> None:
+        self.interval, self._next, self._lock = state["interval"], 0.0, threading.Lock()
+
     def wait(self) -> None:
         if not self.interval:
             return

@@ -1,0 +1,134 @@
+"""Executors call a stage's `run(unit)` in parallel and hand results back as they finish; they never touch
+the manifest. The driver commits results in batches (idempotent upserts on derived ids), so where a unit
+ran — a thread here or a Ray worker on another node — cannot change the manifest.
+
+- `local`: threads (PyAV and the codecs release the GIL; media work is I/O and native code).
+- `ray`: one Ray task per unit over a bounded in-flight window (backpressure: a 2M-unit plan never sits in
+  the object store at once). `run` is shipped once with `ray.put`; a task whose worker process dies is
+  retried by Ray (`max_retries`), and exceptions stay inside `run` (stages turn them into failed results).
+  Media paths travel, never decoded frames; every node must see the media store at the same path (a
+  shared filesystem).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, TypeVar
+
+from mmabench.logs import get_logger
+
+log = get_logger(__name__)
+U = TypeVar("U")
+R = TypeVar("R")
+
+
+class Executor(Protocol):
+    name: str
+    workers: int
+
+    def imap_unordered(self, fn: Callable[[U], R], units: Sequence[U]) -> Iterator[R]: ...
+
+
+class LocalExecutor:
+    """Threads with a bounded in-flight window (memory stays flat on huge plans)."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 2):
+        self.workers = max(1, workers)
+
+    def imap_unordered(self, fn: Callable[[U], R], units: Sequence[U]) -> Iterator[R]:
+        if self.workers == 1:
+            yield from map(fn, units)
+            return
+        with ThreadPoolExecutor(self.workers) as pool:
+            pending: set[Future] = set()
+            it = iter(units)
+            for u in it:
+                pending.add(pool.submit(fn, u))
+                if len(pending) >= self.workers * 4:
+                    break
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield f.result()
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(fn, nxt))
+
+
+def _call(fn: Callable[[Any], Any], unit: Any) -> Any:
+    return fn(unit)
+
+
+class RayExecutor:
+    """Ray tasks over a bounded window; joins a running cluster (`address`) or starts a local one."""
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: Optional[str] = None,
+        *,
+        num_cpus: Optional[int] = None,
+        in_flight: Optional[int] = None,
+        max_retries: int = 3,
+        cpus_per_task: float = 1.0,
+    ):
+        try:
+            import ray
+        except ImportError as e:
+            raise ImportError("--executor ray needs Ray: pip install 'mmabench[ray]'") from e
+        self.ray = ray
+        if not ray.is_initialized():
+            # workers import mmabench from the driver's environment (same venv or image on every node)
+            ray.init(
+                address=address,
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                runtime_env={"env_vars": _forwarded_env()},
+            )
+        self.workers = int(ray.cluster_resources().get("CPU", 1))
+        self.in_flight = in_flight or 4 * self.workers
+        self.task = ray.remote(num_cpus=cpus_per_task, max_retries=max_retries, retry_exceptions=False)(_call)
+
+    def imap_unordered(self, fn: Callable[[U], R], units: Sequence[U]) -> Iterator[R]:
+        ray = self.ray
+        fn_ref = ray.put(fn)
+        it = iter(units)
+        pending = []
+        for u in it:
+            pending.append(self.task.remote(fn_ref, u))
+            if len(pending) >= self.in_flight:
+                break
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(self.task.remote(fn_ref, nxt))
+
+    def cluster(self) -> dict[str, Any]:
+        """Nodes, CPUs and GPUs of the cluster this executor runs on (for `doctor`)."""
+        nodes = [n for n in self.ray.nodes() if n.get("Alive")]
+        res = self.ray.cluster_resources()
+        return {"nodes": len(nodes), "cpus": res.get("CPU", 0), "gpus": res.get("GPU", 0)}
+
+
+def _forwarded_env() -> dict[str, str]:
+    """The variables that change what a stage does (media decode threads, cache, tool paths)."""
+    keep = ("MMABENCH_", "PYTHONPATH", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    return {k: v for k, v in os.environ.items() if k.startswith(keep) and "TOKEN" not in k and "KEY" not in k}
+
+
+def make_executor(
+    name: str = "local", workers: Optional[int] = None, address: Optional[str] = None
+) -> LocalExecutor | RayExecutor:
+    if name == "local":
+        return LocalExecutor(workers or min(4, os.cpu_count() or 1))
+    if name == "ray":
+        return RayExecutor(address or os.environ.get("RAY_ADDRESS") or None, num_cpus=workers)
+    raise ValueError(f"unknown executor {name!r}: use 'local' or 'ray'")
