@@ -7,12 +7,11 @@ import signal
 from pathlib import Path
 
 import pytest
+import ray  # noqa: E402  (the ray extra is part of the test install)
 from sqlalchemy import create_engine, text
 
 from mmabench.pipeline.build import build
 from mmabench.pipeline.executors import RayExecutor
-
-import ray  # noqa: E402  (the ray extra is part of the test install)
 
 
 @pytest.fixture(scope="module")
