@@ -80,7 +80,7 @@ def create_app(db_url: str, media_root: str | Path, token: Optional[str] = None)
     engine: Engine = readonly_engine(db_url)
     root = Path(media_root)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.globals.update(qs=_qs, fmt=runs_q.fmt, check_rows=clips_q.check_rows)
+    templates.env.globals.update(qs=_qs, fmt=runs_q.fmt, ms=runs_q.ms, check_rows=clips_q.check_rows)
 
     def page(request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
         return templates.TemplateResponse(request, name, ctx, status_code=status)

@@ -94,3 +94,8 @@ def compare(con: Connection, a: str, b: str, condition: str = "", limit: int = 2
 
 def fmt(x: Optional[float]) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.1f}"
+
+
+def ms(x: Optional[float]) -> str:
+    """Latency: sub-10-ms answers (baselines, cache hits) keep two decimals."""
+    return "—" if x is None else f"{x:.2f}" if x < 10 else f"{x:.0f}"
