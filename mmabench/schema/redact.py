@@ -74,3 +74,15 @@ def scrub_text(text: str, secrets: Iterable[str | None] = ()) -> str:
     for pat in _TOKENS[:-1]:
         text = pat.sub(REDACTED, text)
     return _TOKENS[-1].sub(lambda m: m.group(1) + REDACTED, text)  # `api_key=` kept, its value not
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The password and secret-named query values inside a URL (to scrub from text that may echo them)."""
+    if not url:
+        return []
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return []
+    out = [p.password] if p.password else []
+    return out + [v for k, v in parse_qsl(p.query, keep_blank_values=True) if SECRET_NAME.search(k) and v]
