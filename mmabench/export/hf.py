@@ -113,8 +113,7 @@ def export_hf(
         present = {r.condition for r in rows}
         wanted = splits or [s for s in SPLIT_CONFIGS if present & {c.value for c in SPLIT_CONDITIONS[Split(s)]}]
         conds = {cfg: {c.value for c in SPLIT_CONDITIONS[Split(cfg)]} for cfg in wanted}
-        if not embed_media:  # only media some written config uses
-            rows = [r for r in rows if any(r.condition in c for c in conds.values())]
+        rows = [r for r in rows if any(r.condition in c for c in conds.values())]  # what some config holds
         where: dict[str, str] = {}  # workspace path -> release path (files layout)
         data: dict[str, bytes] = {}  # workspace path -> bytes (embedded layout)
         paths = sorted({r.media_path for r in rows})
@@ -152,7 +151,9 @@ def export_hf(
                     rep.configs[cfg] = n
                     rep.config_bytes[cfg] = rep.parquet_bytes * n // len(rows)  # the card's estimate
         if copy_manifest:
-            rep.manifest_rows = write_release_db(m, out / "manifest.db", build, where, include_runs=include_runs)
+            rep.manifest_rows = write_release_db(
+                m, out / "manifest.db", build, {r.item_id for r in rows}, where, include_runs=include_runs
+            )
             write_datasette_metadata(out, f"mmabench release: {build}")
         from mmabench.export.card import write_card
 

@@ -39,11 +39,12 @@ def _rows(s, model, *where) -> list[dict]:
 
 
 def write_release_db(
-    m: Manifest, path: Path, build: str, media_paths: dict[str, str], include_runs: bool = False
+    m: Manifest, path: Path, build: str, item_ids: set[str], media_paths: dict[str, str], include_runs: bool = False
 ) -> dict[str, int]:
-    """media_paths: workspace-relative variant path -> path inside the release (None when embedded)."""
+    """item_ids: the released items; media_paths: workspace variant path -> path in the release (none when
+    the media are embedded)."""
     with m.session() as s:
-        items = _rows(s, ItemRow, ItemRow.build == build)
+        items = [i for i in _rows(s, ItemRow, ItemRow.build == build) if i["id"] in item_ids]
         vids = {i["variant_id"] for i in items}
         variants = [v for v in _rows(s, VariantRow) if v["id"] in vids]
         cids = {v["video_clip_id"] for v in variants} | {v["audio_clip_id"] for v in variants if v["audio_clip_id"]}
@@ -61,7 +62,9 @@ def write_release_db(
             runs = _rows(s, RunRow, RunRow.build == build)
             ids = {r["id"] for r in runs}
             tables[RunRow] = runs
-            tables[PredictionRow] = [p for p in _rows(s, PredictionRow) if p["run_id"] in ids]
+            tables[PredictionRow] = [
+                p for p in _rows(s, PredictionRow) if p["run_id"] in ids and p["item_id"] in item_ids
+            ]
     for b in tables[BuildRow]:
         b["config"], b["timings"] = public(b["config"]), {}
     for c in clips:
