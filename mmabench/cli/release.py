@@ -145,6 +145,22 @@ def export_webdataset_cmd(
     out.print(f"wrote {rep['samples']} samples in {len(rep['shards'])} shard(s) to {out_dir}")
 
 
+@export_app.command("lmms-eval")
+def export_lmms_eval_cmd(
+    out_dir: Path = typer.Argument(..., help="Task folder for lmms-eval (--include_path)."),
+    release: str = typer.Option(..., "--release", help="An `export hf` release folder or its Hub repo id."),
+    config: Optional[List[str]] = typer.Option(None, "--config", help="Configs to make tasks of (default: all)."),
+) -> None:
+    """An lmms-eval task per release config (YAML + utils.py with the study's prompt and mmabench's parser)."""
+    from mmabench.export.lmms_eval import export_lmms_eval
+
+    try:
+        rep = export_lmms_eval(out_dir, release, configs=config)
+    except (LookupError, OSError) as e:
+        _fail(str(e), 2)
+    out.print(f"wrote {', '.join(rep['tasks'])} to {out_dir} (lmms-eval --include_path {out_dir})")
+
+
 @import_app.command("hf")
 def import_hf_cmd(
     source: str = typer.Argument(..., help="Release folder, or a Hub dataset repo id."),
