@@ -19,7 +19,8 @@ RELEASE = "path/to/this/folder or org/repo"  # the snippet's placeholder (tests 
 MEDIA_NOTE = (
     "Media are files under `media/NNN/` named by a `metadata.parquet` beside them (the `videofolder` "
     "convention), so `datasets` resolves them itself: from any working directory, after the folder is moved, "
-    "and on the Hub (where it downloads them). The `video` column decodes with torchcodec by default; "
+    "and on the Hub (where it downloads them); this needs `datasets` >= 3.4 (metadata.parquet and `filters` "
+    "for folder datasets). The `video` column decodes with torchcodec by default; "
     "`cast_column('video', Video(decode=False))` gives the file path instead, for PyAV, decord or a model's "
     "own processor. `manifest.db` is the SQL view of the same release (open it read-only; `datasette "
     "manifest.db --metadata metadata.json` serves it with mmabench's canned queries)."
