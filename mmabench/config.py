@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from mmabench.schema.ids import canonical_json
+from mmabench.schema.redact import redact_options
 
 DEFAULT_HOME = "mmabench_data"
 
@@ -36,6 +37,12 @@ class SourceConfig(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)  # e.g. folder: {"root": ..., "labels": ...}
     # How to fetch, not what: retries, timeouts, rate, cookies, proxy. Not hashed, not stored.
     runtime: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @field_serializer("options")
+    def _public(self, options: dict[str, Any]) -> dict[str, Any]:
+        # a token in --url-template is how to fetch, not what: stored and hashed without it (the source
+        # object still gets the real template from `options`)
+        return redact_options(options)
 
 
 class BuildConfig(BaseModel):

@@ -58,6 +58,9 @@ class LLMPeer(Loopback):
                     fault = peer.faults.pop(0) if peer.faults else ""
                 if fault in ("429", "500"):
                     return self.send(int(fault), {"error": {"message": f"injected {fault}", "code": int(fault)}})
+                if fault == "401":  # a real server's habit: echo the credentials it refused
+                    seen = f"{self.headers.get('Authorization')} {self.headers.get('x-goog-api-key')} {self.path}"
+                    return self.send(401, {"error": {"message": f"Incorrect API key provided: {seen}", "code": 401}})
                 if fault == "slow":
                     time.sleep(5)
                 if peer.latency:

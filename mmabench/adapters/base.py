@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from mmabench.schema import Item
+from mmabench.schema.redact import redact_options
 
 
 class TransientError(RuntimeError):
@@ -50,8 +51,12 @@ class Adapter:
         self.opts = options
 
     def options(self) -> dict[str, Any]:
-        """What identifies the request besides the prompt and media (never secrets)."""
-        return dict(self.opts)
+        """What identifies the request besides the prompt and media (never secrets: those are redacted)."""
+        return redact_options(dict(self.opts))
+
+    def secrets(self) -> list[str]:
+        """Values that must never be stored (keys sent to a server); errors and responses are scrubbed of them."""
+        return [str(v) for k, v in self.opts.items() if isinstance(v, str) and v != redact_options({k: v})[k]]
 
     def prepare(self, items: Sequence[Item]) -> None:
         """Called once with the run's items before any request (e.g. an answer prior)."""

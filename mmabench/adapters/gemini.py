@@ -8,6 +8,7 @@ import os
 from typing import Any, Optional
 
 from mmabench.adapters.base import Adapter, Capabilities, PermanentError, Request, Response, TransientError
+from mmabench.schema.redact import redact_options, url_secrets
 
 
 class GeminiAdapter(Adapter):
@@ -35,12 +36,16 @@ class GeminiAdapter(Adapter):
             base_url=base_url, timeout=int(timeout * 1000), retry_options=types.HttpRetryOptions(attempts=1)
         )
         self.base_url = base_url
+        self._key = key
         self.client = genai.Client(api_key=key, http_options=http)
         self.types = types
         self.deterministic = temperature == 0.0
 
     def options(self) -> dict[str, Any]:
-        return {**self.opts, "base_url": self.base_url}
+        return redact_options({**self.opts, "base_url": self.base_url})
+
+    def secrets(self) -> list[str]:
+        return [*super().secrets(), self._key, *url_secrets(self.base_url)]
 
     def generate(self, request: Request) -> Response:
         from google.genai import errors

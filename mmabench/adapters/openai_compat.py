@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from mmabench.adapters.base import Adapter, Capabilities, PermanentError, Request, Response, TransientError
 from mmabench.adapters.media import load_parts
+from mmabench.schema.redact import redact_options, url_secrets
 
 
 class OpenAICompatAdapter(Adapter):
@@ -45,11 +46,15 @@ class OpenAICompatAdapter(Adapter):
 
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1"
         key = os.environ.get(api_key_env) or "EMPTY"  # read from env; never logged or stored
+        self._key = key
         self.client = OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=timeout)
         self.deterministic = temperature == 0.0
 
     def options(self) -> dict[str, Any]:
-        return {**self.opts, "base_url": self.base_url}
+        return redact_options({**self.opts, "base_url": self.base_url})
+
+    def secrets(self) -> list[str]:
+        return [*super().secrets(), *([self._key] if self._key != "EMPTY" else []), *url_secrets(self.base_url)]
 
     def content(self, request: Request) -> tuple[list[dict], dict]:
         parts: list[dict] = []

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from mmabench.cli.app import (
     DbOpt,
@@ -13,6 +14,7 @@ from mmabench.cli.app import (
     SplitName,
     _fail,
     app,
+    err,
     out,
 )
 
@@ -39,7 +41,14 @@ def export_hf_cmd(
         help="Video bytes inside the Parquet shards instead of files under media/NNN/.",
     ),
     shard_mb: int = typer.Option(256, help="Approximate Parquet shard size cap (MB)."),
-    push: Optional[str] = typer.Option(None, help="Also push to the Hub as ORG/NAME (token: HF_TOKEN)."),
+    include_runs: bool = typer.Option(
+        False, "--include-runs", help="Also copy this build's eval runs and predictions into the release manifest.db."
+    ),
+    push: Optional[str] = typer.Option(
+        None,
+        help="Also push to the Hub as ORG/NAME (token: HF_TOKEN). The folder goes as it is: media files with their "
+        "metadata.parquet, which `datasets` resolves on the Hub too (use --embed-media for bytes inside Parquet).",
+    ),
     private: bool = typer.Option(False, help="Create the Hub repo private."),
     revision: Optional[str] = typer.Option(None, help="Hub branch to push to."),
     resume: bool = typer.Option(
@@ -66,6 +75,7 @@ def export_hf_cmd(
                 splits=split,
                 embed_media=embed_media,
                 shard_mb=shard_mb,
+                include_runs=include_runs,
                 home=home,
                 db=db,
                 progress=True,
@@ -135,6 +145,22 @@ def export_webdataset_cmd(
     out.print(f"wrote {rep['samples']} samples in {len(rep['shards'])} shard(s) to {out_dir}")
 
 
+@export_app.command("lmms-eval")
+def export_lmms_eval_cmd(
+    out_dir: Path = typer.Argument(..., help="Task folder for lmms-eval (--include_path)."),
+    release: str = typer.Option(..., "--release", help="An `export hf` release folder or its Hub repo id."),
+    config: Optional[List[str]] = typer.Option(None, "--config", help="Configs to make tasks of (default: all)."),
+) -> None:
+    """An lmms-eval task per release config (YAML + utils.py with the study's prompt and mmabench's parser)."""
+    from mmabench.export.lmms_eval import export_lmms_eval
+
+    try:
+        rep = export_lmms_eval(out_dir, release, configs=config)
+    except (LookupError, OSError) as e:
+        _fail(str(e), 2)
+    out.print(f"wrote {', '.join(rep['tasks'])} to {out_dir} (lmms-eval --include_path {out_dir})")
+
+
 @import_app.command("hf")
 def import_hf_cmd(
     source: str = typer.Argument(..., help="Release folder, or a Hub dataset repo id."),
@@ -144,6 +170,15 @@ def import_hf_cmd(
 ) -> None:
     """Load a release into a manifest, so a published release can be evaluated without rebuilding."""
     from mmabench.export.hf import import_hf
+    from mmabench.export.safe_files import Rejected
 
-    counts = import_hf(source, home=home, db=db, config=config)
-    out.print(f"imported {counts['items']} items, {counts['variants']} variants, {counts['clips']} clips")
+    try:
+        rep = import_hf(source, home=home, db=db, config=config)
+    except (LookupError, Rejected, OSError) as e:
+        _fail(f"cannot import {source}: {e}", 2)
+    out.print(f"imported {rep.items} items, {rep.variants} variants, {rep.clips} clips")
+    if rep.rejected:
+        err.print(f"[bold red]rejected[/] {len(rep.rejected)} variant(s) (their items were not imported):")
+        for what, why in rep.rejected:
+            err.print(f"  {escape(what)}: {escape(why)}")
+        raise typer.Exit(1)

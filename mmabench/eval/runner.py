@@ -29,6 +29,7 @@ from mmabench.eval.scoring import is_abstention, parse_answer
 from mmabench.logs import get_logger
 from mmabench.schema import Item, Split, derive_id
 from mmabench.schema.ids import canonical_json
+from mmabench.schema.redact import scrub_text
 from mmabench.version import __version__
 
 log = get_logger(__name__)
@@ -97,6 +98,14 @@ def _call(adapter: Adapter, req: Request, retries: int, backoff: float) -> dict:
                 return {"error": msg, "attempts": attempt, "latency_ms": 1000 * (time.perf_counter() - t0)}
             time.sleep(delay * (1 + 0.25 * random.random()))
             delay *= 2
+
+
+def _scrubbed(out: dict, secrets: list[str]) -> dict:
+    """Server error bodies may echo the key that was sent (401s do): scrub before anything stores them."""
+    for k in ("error", "response"):
+        if out.get(k):
+            out[k] = scrub_text(out[k], secrets)
+    return out
 
 
 def evaluate(
@@ -246,9 +255,12 @@ def evaluate(
         flush(force=True)
         task = progress.add_task(f"eval {adapter.name}", total=len(todo), completed=report.cached) if progress else None
 
+        secrets = adapter.secrets()
+
         def request(item: Item) -> tuple[Item, dict]:
             path, sha = media[item.variant_id]
-            return item, _call(adapter, Request(item, m.media_root / path if path else None, sha), retries, backoff)
+            out = _call(adapter, Request(item, m.media_root / path if path else None, sha), retries, backoff)
+            return item, _scrubbed(out, secrets)
 
         with ThreadPoolExecutor(max(1, concurrency)) as pool:
             it = iter(calls)

@@ -10,9 +10,51 @@ from pathlib import Path
 import yaml
 
 from mmabench.db.models import BuildRow
+from mmabench.export.release_db import public
 from mmabench.export.rows import ExportRow
 from mmabench.schema import SPLIT_CONDITIONS, Split
 from mmabench.version import __version__
+
+RELEASE = "path/to/this/folder or org/repo"  # the snippet's placeholder (tests substitute a real path)
+MEDIA_NOTE = (
+    "Media are files under `media/NNN/` named by a `metadata.parquet` beside them (the `videofolder` "
+    "convention), so `datasets` resolves them itself: from any working directory, after the folder is moved, "
+    "and on the Hub (where it downloads them); this needs `datasets` >= 3.4 (metadata.parquet and `filters` "
+    "for folder datasets). The `video` column decodes with torchcodec by default; "
+    "`cast_column('video', Video(decode=False))` gives the file path instead, for PyAV, decord or a model's "
+    "own processor. `manifest.db` is the SQL view of the same release (open it read-only; `datasette "
+    "manifest.db --metadata metadata.json` serves it with mmabench's canned queries)."
+)
+EMBED_NOTE = (
+    "Media are embedded: each row's `video` holds the mp4 bytes (`Video(decode=False)`), so the Parquet "
+    "shards under `data/` are the whole release."
+)
+
+
+def _conditions(config: str) -> list[str]:
+    return [c.value for c in SPLIT_CONDITIONS[Split(config)]]
+
+
+def _data_files(config: str, embedded: bool) -> list[str]:
+    return [f"data/{config}/*.parquet"] if embedded else ["media/*/metadata.parquet", "media/*/*.mp4"]
+
+
+def snippet(config: str, split_name: str) -> list[str]:
+    """Runnable as written once RELEASE is replaced; decodes the first frame of the first item's video."""
+    return [
+        "import io",
+        "",
+        "import av",
+        "from datasets import Video, load_dataset",
+        "",
+        f'ds = load_dataset("{RELEASE}", "{config}", split="{split_name}")',
+        'ds = ds.cast_column("video", Video(decode=False))  # the file path, not a torchcodec decoder',
+        "row = ds[0]",
+        'video = row["video"]  # {"path": absolute local path, "bytes": None}, or the bytes when embedded',
+        'with av.open(io.BytesIO(video["bytes"]) if video["bytes"] else video["path"]) as f:',
+        "    frame = next(f.decode(video=0)).to_ndarray(format='rgb24')",
+        'print(row["prompt"], row["options"], row["answer"], frame.shape)',
+    ]
 
 
 class _NoAliases(yaml.SafeDumper):
@@ -42,7 +84,8 @@ def write_card(
         "configs": [
             {
                 "config_name": c,
-                "data_files": [{"split": split_name, "path": f"data/{c}/*.parquet"}],
+                "data_files": [{"split": split_name, "path": _data_files(c, embedded)}],
+                **({} if embedded else {"filters": [["condition", "in", _conditions(c)]]}),
                 **({"default": True} if i == 0 else {}),
             }
             for i, c in enumerate(configs)
@@ -57,7 +100,7 @@ def write_card(
         ],
         "mmabench": {
             "build": build.name,
-            "config": build.config,
+            "config": public(build.config),
             "config_hash": build.config_hash,
             "versions": build.versions,
             "exported_with": __version__,
@@ -78,10 +121,10 @@ def write_card(
         "conditions that make sight, sound and text disagree.",
         "",
         "```python",
-        "from datasets import load_dataset",
-        f'ds = load_dataset("<this repo or folder>", "{next(iter(configs))}")',
-        "# media: ds[...]['video']['path'] is relative to the release root; cast to datasets.Video() to decode",
+        *snippet(next(iter(configs)), split_name),
         "```",
+        "",
+        MEDIA_NOTE if not embedded else EMBED_NOTE,
         "",
         "## Configs",
         "",

@@ -34,3 +34,13 @@ def features():
             "video": Video(decode=False),
         }
     )
+
+
+def metadata_features():
+    """The videofolder metadata file's columns: the item fields, `file_name` instead of `video`."""
+    from datasets import Value
+
+    feats = features()
+    del feats["video"]
+    feats["file_name"] = Value("string")
+    return feats

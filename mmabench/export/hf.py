@@ -1,10 +1,13 @@
-"""`mmabench export hf`: a release folder that `datasets.load_dataset(OUT, CONFIG)` loads.
+"""`mmabench export hf`: a release folder that `datasets.load_dataset(OUT, CONFIG)` loads from anywhere.
 
-Layout: one config per split (conflict, text, unimodal, full; `train` for tuning builds) with Parquet
-shards under data/<config>/ (size-capped), media either as files in media/NNN/ sub-folders of at most
-1,000 files or embedded as bytes, a `video` column typed `Video(decode=False)` (cast to `Video()` where
-torchcodec is installed), a generated dataset card (README.md with YAML front matter) and a manifest.db
-copy for SQL users. `import_hf` loads a release back into a manifest.
+Layout (media as files, the default): `datasets`' own videofolder convention, so `datasets` resolves the
+media itself, from any working directory, after the folder is moved, and on the Hub: videos in
+media/NNN/ (at most 1,000 per folder) beside a media/NNN/metadata.parquet whose `file_name` column names
+them relative to that folder; every config reads all metadata files and keeps its conditions with a
+`filters` expression in the card. With `--embed-media` the bytes go inside Parquet shards under
+data/<config>/ instead (a `video` column typed `Video(decode=False)`). Beside the data: a generated card
+(README.md), `manifest.db` with only this build's rows, Datasette's `metadata.json`. `import_hf` (in
+importer.py) loads a release back into a manifest.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -20,15 +24,16 @@ from rich.console import Console
 from rich.progress import track
 
 from mmabench.db.manifest import Manifest
-from mmabench.db.models import BuildRow, ClipRow, DecisionRow, ItemRow, PredictionRow, RunRow, TagRow, VariantRow
-from mmabench.export.features import features
+from mmabench.export.features import features, metadata_features
+from mmabench.export.importer import ImportReport, import_hf
+from mmabench.export.release_db import write_datasette_metadata, write_release_db
 from mmabench.export.rows import ExportRow, export_rows
 from mmabench.schema import SPLIT_CONDITIONS, Split
-from mmabench.version import __version__
 
 FILES_PER_DIR = 1000
 SPLIT_CONFIGS = ["conflict", "text", "unimodal", "full"]
-COPY_TABLES = [BuildRow, ClipRow, VariantRow, ItemRow, RunRow, PredictionRow, TagRow, DecisionRow]
+METADATA = "metadata.parquet"
+__all__ = ["ExportReport", "ImportReport", "export_hf", "import_hf"]
 
 
 @dataclass
@@ -40,36 +45,44 @@ class ExportReport:
     media_bytes: int = 0
     parquet_bytes: int = 0
     seconds: float = 0.0
+    manifest_rows: dict[str, int] = field(default_factory=dict)
 
 
-def _record(r: ExportRow, video: dict) -> dict:
+def _record(r: ExportRow) -> dict:
     d = dict(r.__dict__)  # shallow: asdict() deep-copied every recipe and option list (most of the export time)
     d.pop("media_path")
     d["recipe"] = json.dumps(r.recipe, sort_keys=True)
-    d["video"] = video
     return d
 
 
-def _write_shards(rows: list[dict], folder: Path, shard_bytes: int, embed: bool) -> int:
+def _write_shards(rows: list[dict], folder: Path, shard_bytes: int) -> int:
+    """Embedded layout: Parquet shards with the video bytes in a `video` column."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    feats = features()
-    schema = feats.arrow_schema
+    schema = features().arrow_schema
     folder.mkdir(parents=True, exist_ok=True)
     per_row = max(1, (sum(len(r["prompt"]) for r in rows[:200]) // max(1, len(rows[:200]))) + 600)
-    if embed:
-        per_row += max((len(r["video"]["bytes"] or b"") for r in rows[:50]), default=0)
+    per_row += max((len(r["video"]["bytes"] or b"") for r in rows[:50]), default=0)
     rows_per_shard = max(1, shard_bytes // per_row)
     n = max(1, -(-len(rows) // rows_per_shard))
     total = 0
     for k in range(n):
         chunk = rows[k * rows_per_shard : (k + 1) * rows_per_shard]
-        table = pa.Table.from_pylist(chunk, schema=schema)
         path = folder / f"part-{k:05d}-of-{n:05d}.parquet"
-        pq.write_table(table, path, compression="zstd")
+        pq.write_table(pa.Table.from_pylist(chunk, schema=schema), path, compression="zstd")
         total += path.stat().st_size
     return total
+
+
+def _write_metadata(rows: list[dict], folder: Path) -> int:
+    """Files layout: one metadata.parquet per media folder, `file_name` relative to that folder."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = folder / METADATA
+    pq.write_table(pa.Table.from_pylist(rows, schema=metadata_features().arrow_schema), path, compression="zstd")
+    return path.stat().st_size
 
 
 def export_hf(
@@ -82,6 +95,7 @@ def export_hf(
     home=None,
     db=None,
     copy_manifest: bool = True,
+    include_runs: bool = False,
     progress: bool = False,
 ) -> ExportReport:
     t0 = time.perf_counter()
@@ -96,31 +110,51 @@ def export_hf(
         rows = list(export_rows(m, build, Split.full))
         if not rows:
             raise LookupError(f"build {build!r} has no items")
-        media_ref: dict[str, dict] = {}
+        present = {r.condition for r in rows}
+        wanted = splits or [s for s in SPLIT_CONFIGS if present & {c.value for c in SPLIT_CONDITIONS[Split(s)]}]
+        conds = {cfg: {c.value for c in SPLIT_CONDITIONS[Split(cfg)]} for cfg in wanted}
+        rows = [r for r in rows if any(r.condition in c for c in conds.values())]  # what some config holds
+        where: dict[str, str] = {}  # workspace path -> release path (files layout)
+        data: dict[str, bytes] = {}  # workspace path -> bytes (embedded layout)
         paths = sorted({r.media_path for r in rows})
         for i, path in enumerate(track(paths, description="media", console=Console(stderr=True), disable=not progress)):
             src = m.media_root / path
             if embed_media:
-                media_ref[path] = {"path": Path(path).name, "bytes": src.read_bytes()}
+                data[path] = src.read_bytes()
             else:
                 rel = Path("media") / f"{i // FILES_PER_DIR:03d}" / Path(path).name
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, out / rel)
-                media_ref[path] = {"path": rel.as_posix(), "bytes": None}
+                where[path] = rel.as_posix()
             rep.media_files += 1
             rep.media_bytes += src.stat().st_size
-        present = {r.condition for r in rows}
-        wanted = splits or [s for s in SPLIT_CONFIGS if present & {c.value for c in SPLIT_CONDITIONS[Split(s)]}]
-        is_train = bool(brow.config.get("train"))
-        for cfg in wanted:
-            conds = {c.value for c in SPLIT_CONDITIONS[Split(cfg)]}
-            recs = [_record(r, media_ref[r.media_path]) for r in rows if r.condition in conds]
-            if recs:
-                rep.config_bytes[cfg] = _write_shards(recs, out / "data" / cfg, shard_mb << 20, embed_media)
-                rep.parquet_bytes += rep.config_bytes[cfg]
-                rep.configs[cfg] = len(recs)
+        if embed_media:
+            for cfg in wanted:
+                recs = [
+                    _record(r) | {"video": {"path": Path(r.media_path).name, "bytes": data[r.media_path]}}
+                    for r in rows
+                    if r.condition in conds[cfg]
+                ]
+                if recs:
+                    rep.config_bytes[cfg] = _write_shards(recs, out / "data" / cfg, shard_mb << 20)
+                    rep.parquet_bytes += rep.config_bytes[cfg]
+                    rep.configs[cfg] = len(recs)
+        else:
+            by_dir: dict[str, list[dict]] = defaultdict(list)
+            for r in rows:
+                name = where[r.media_path]
+                by_dir[name.rsplit("/", 1)[0]].append(_record(r) | {"file_name": name.rsplit("/", 1)[1]})
+            rep.parquet_bytes = sum(_write_metadata(recs, out / d) for d, recs in sorted(by_dir.items()))
+            for cfg in wanted:
+                n = sum(r.condition in conds[cfg] for r in rows)
+                if n:
+                    rep.configs[cfg] = n
+                    rep.config_bytes[cfg] = rep.parquet_bytes * n // len(rows)  # the card's estimate
         if copy_manifest:
-            copy_manifest_to(m, out / "manifest.db")
+            rep.manifest_rows = write_release_db(
+                m, out / "manifest.db", build, {r.item_id for r in rows}, where, include_runs=include_runs
+            )
+            write_datasette_metadata(out, f"mmabench release: {build}")
         from mmabench.export.card import write_card
 
         write_card(
@@ -129,120 +163,8 @@ def export_hf(
             rows,
             rep.configs,
             embed_media,
-            split_name="train" if is_train else "test",
+            split_name="train" if brow.config.get("train") else "test",
             sizes=rep.config_bytes,
         )
     rep.seconds = time.perf_counter() - t0
     return rep
-
-
-def copy_manifest_to(m: Manifest, path: Path) -> None:
-    """A standalone SQLite copy of the manifest (any backend), for SQL users and Datasette."""
-    from sqlalchemy import select
-
-    with Manifest(f"sqlite:///{path.resolve()}") as dst:
-        with m.session() as s:
-            for model in COPY_TABLES:
-                cols = [c.name for c in model.__table__.columns]
-                batch = [dict(zip(cols, row)) for row in s.execute(select(*model.__table__.columns))]
-                for i in range(0, len(batch), 2000):
-                    dst.upsert(model, batch[i : i + 2000])
-    for suffix in ("-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-
-
-def import_hf(path_or_repo: str, *, home=None, db=None, config: Optional[str] = None) -> dict[str, int]:
-    """Load a release (folder, or a Hub repo id fetched with huggingface_hub) back into a manifest."""
-    import datasets
-    import yaml
-
-    root = Path(path_or_repo)
-    if not root.exists():
-        from huggingface_hub import snapshot_download
-
-        root = Path(snapshot_download(path_or_repo, repo_type="dataset"))
-    card = (root / "README.md").read_text()
-    meta = yaml.safe_load(card.split("---", 2)[1])
-    info = meta.get("mmabench", {})
-    configs = [c["config_name"] for c in meta["configs"]]
-    use = [config] if config else (["full"] if "full" in configs else configs)
-    counts = {"items": 0, "variants": 0, "clips": 0}
-    with Manifest(db, home) as m:
-        m.upsert(
-            BuildRow,
-            [
-                dict(
-                    name=info["build"],
-                    config=info["config"],
-                    config_hash=info["config_hash"],
-                    seed=info["config"].get("seed", 0),
-                    versions=info.get("versions", {}),
-                    timings={},
-                )
-            ],
-        )
-        for cfg in use:
-            split = next(iter(datasets.load_dataset(str(root), cfg).values()))
-            clips, variants, items = {}, {}, []
-            for r in split:
-                for cid, label, mid, ref in (
-                    (r["video_clip_id"], r["visual_class"], r["visual_mid"], r["video_source_ref"]),
-                    (r["audio_clip_id"], r["audio_class"], r["audio_mid"], r["audio_source_ref"]),
-                ):
-                    if cid:
-                        clips[cid] = dict(
-                            id=cid,
-                            source=r["source"],
-                            source_ref=ref,
-                            label=label,
-                            label_mid=mid,
-                            status="ok",
-                            provenance={"imported_from": str(path_or_repo)},
-                            attempts=1,
-                        )
-                if r["variant_id"] not in variants:
-                    recipe = json.loads(r["recipe"])
-                    rel = f"variants/{r['media_sha256'][:2]}/{r['media_sha256']}.mp4"
-                    dst = m.media_root / rel
-                    if not dst.exists():
-                        dst.parent.mkdir(parents=True, exist_ok=True)
-                        v = r["video"]
-                        if v.get("bytes"):
-                            dst.write_bytes(v["bytes"])
-                        else:
-                            shutil.copy2(root / v["path"], dst)
-                    variants[r["variant_id"]] = dict(
-                        id=r["variant_id"],
-                        condition=r["condition"],
-                        op=recipe["op"],
-                        op_version=recipe["op_version"],
-                        video_clip_id=r["video_clip_id"],
-                        audio_clip_id=r["audio_clip_id"],
-                        recipe=recipe,
-                        tool_versions={"imported": __version__},
-                        path=rel,
-                        sha256=r["media_sha256"],
-                        bytes=dst.stat().st_size,
-                    )
-                items.append(
-                    dict(
-                        id=r["item_id"],
-                        build=r["build"],
-                        variant_id=r["variant_id"],
-                        split=r["split"],
-                        condition=r["condition"],
-                        prompt_modality=r["prompt_modality"],
-                        prompt=r["prompt"],
-                        options=list(r["options"]),
-                        answer=r["answer"],
-                        abstain_expected=r["abstain_expected"],
-                        template_version=r["template_version"],
-                    )
-                )
-            m.upsert(ClipRow, list(clips.values()))
-            m.upsert(VariantRow, list(variants.values()))
-            m.upsert(ItemRow, items)
-            counts["items"] += len(items)
-            counts["variants"] += len(variants)
-            counts["clips"] += len(clips)
-    return counts

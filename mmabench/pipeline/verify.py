@@ -1,4 +1,8 @@
-"""Verify variant media against the manifest and re-render from recipes: the manifest is the truth."""
+"""Verify variant media against the manifest and re-render from recipes: the manifest is the truth.
+
+Workspaces imported from a release hold variant files but not the source clips they were rendered from:
+their files are checked against the hashes all the same, and a repair that would need a missing source
+says so instead of failing."""
 
 from __future__ import annotations
 
@@ -10,22 +14,49 @@ from mmabench.schema import ClipStatus
 
 
 def verify(home=None, db=None, repair: bool = False, console=None) -> tuple[list[tuple[str, str]], int]:
+    """(bad variants with the reason, variants re-rendered); notes go to `console` when given."""
+    bad, fixed, _ = verify_report(home, db, repair, console)
+    return bad, fixed
+
+
+def verify_report(
+    home=None, db=None, repair: bool = False, console=None
+) -> tuple[list[tuple[str, str]], int, list[str]]:
+    """(bad variants with the reason, variants re-rendered, notes on what could not be checked or repaired)."""
     bad: list[tuple[str, str]] = []
+    notes: list[str] = []
     fixed = 0
     with Manifest(db, home) as m:
-        clips = {c.id: m.media_root / c.path for c in m.clips(status=ClipStatus.ok)}
+        ok = m.clips(status=ClipStatus.ok)
+        clips = {c.id: m.media_root / c.path for c in ok if c.path}
+        absent = [c.id for c in ok if not c.path]
+        if absent:
+            notes.append(
+                f"{len(absent)} source clips are not in this workspace (imported from a release): variant files "
+                "are checked against their hashes but cannot be re-rendered"
+            )
         for v in m.variants():
             f = m.media_root / (v.path or "")
-            if not f.is_file():
+            if not v.path or not f.is_file():
                 bad.append((v.id, "missing"))
             elif media.sha256_file(f) != v.sha256:
                 bad.append((v.id, "hash differs from the manifest"))
             else:
                 continue
             if repair:
-                f.unlink(missing_ok=True)
+                lost = [c for c in (v.video_clip_id, v.audio_clip_id) if c and c not in clips]
+                if lost:
+                    notes.append(f"cannot re-render {v.id}: source clip {', '.join(lost)} is not in this workspace")
+                    continue
+                if v.path:
+                    f.unlink(missing_ok=True)
                 nv, error = render_variant(v, clips, m.media_root)
                 if error is None:
                     m.upsert(VariantRow, [_variant_row(nv)], update=["sha256", "bytes", "recipe", "tool_versions"])
                     fixed += 1
-    return bad, fixed
+                else:
+                    notes.append(f"cannot re-render {v.id}: {error}")
+    if console is not None:
+        for n in notes:
+            console.print(n, markup=False, highlight=False)
+    return bad, fixed, notes

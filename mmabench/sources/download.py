@@ -20,6 +20,7 @@ from typing import Any, Optional
 from mmabench.logs import get_logger
 from mmabench.media import MediaError
 from mmabench.schema import ClipStatus
+from mmabench.schema.redact import scrub_text
 
 log = get_logger(__name__)
 
@@ -229,7 +230,7 @@ class YtDlpFetcher:
             except (yt_dlp.utils.DownloadError, OSError) as e:
                 status, transient = classify(str(e))
                 if not transient or attempt > self.options.retries:
-                    reason = str(e).replace("ERROR: ", "").strip()
+                    reason = scrub_text(str(e).replace("ERROR: ", "").strip())  # lands in clips.error
                     raise MediaError(status, f"{reason} (after {attempt} attempt{'s' * (attempt > 1)})") from e
                 wait = delay * (1 + random.random() * 0.25)
                 log.info(

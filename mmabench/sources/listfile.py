@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from mmabench.schema import ClipSpec
+from mmabench.schema.redact import redact_url
 from mmabench.sources.download import YOUTUBE, DownloadOptions, YtDlpFetcher
 from mmabench.sources.folder import LabelsError
 from mmabench.taxonomy.ontology import default_ontology
@@ -45,7 +46,7 @@ class ListSource:
                 url = ref if "://" in ref else self.url_template.format(ytid=ref, start=start, end=end)
                 yield ClipSpec(
                     source=self.name,
-                    source_ref=ref,
+                    source_ref=redact_url(ref) if "://" in ref else ref,  # stored: no credentials
                     label=name,
                     label_mid=mid,
                     start=start,
