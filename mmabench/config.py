@@ -50,7 +50,7 @@ class BuildConfig(BaseModel):
     min_duration: float = 1.0  # shorter clips are rejected as too_short
     silence_dbfs: float = -60.0  # peak below this = silent clip
     shuffle_options: bool = False  # option order per item: fixed (sorted) or seeded shuffle
-    long_context_chars: int = 10_000  # letters in the long_context distractor
+    long_context_letters: int = 10_000  # letters (not characters: they are space-separated) in the distractor
     audio_removed_mode: str = "silence"  # "silence" (digital silence, equal length) or "drop"
     template_version: int = 1
     normalize: Optional[int] = None  # study preprocessing: centre square crop, NxN, first 10 s, H.264+AAC

@@ -334,12 +334,19 @@ def ingest(
 # --- the build --------------------------------------------------------------------------------------------
 
 
+def config_changes(old: dict, new: BuildConfig) -> dict[str, tuple]:
+    """Field -> (stored, new), on the raw stored dict so a renamed or removed field still reads."""
+    now = new.model_dump(mode="json")
+    return {
+        k: (old.get(k), now.get(k)) for k in sorted(set(old) | set(now)) if k != "name" and old.get(k) != now.get(k)
+    }
+
+
 def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> None:
     with m.session() as s, s.begin():
         row = s.get(BuildRow, cfg.name)
         if row is not None and row.config_hash != cfg.content_hash():
-            old = BuildConfig.model_validate(row.config)
-            changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in old.diff(cfg).items())
+            changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in config_changes(row.config, cfg).items())
             if not force_config:
                 raise BuildConfigMismatch(
                     f"build {cfg.name!r} in this manifest was made with another configuration ({changes}). "
@@ -403,7 +410,7 @@ def build(
                 conditions,
                 seed=cfg.seed,
                 ontology=default_ontology(),
-                long_context_chars=cfg.long_context_chars,
+                long_context_letters=cfg.long_context_letters,
                 audio_removed_mode=cfg.audio_removed_mode,
             )
             report.stages.append(run_stage(synth_stage(m, recipes, built, report), executor, bar))
