@@ -131,7 +131,7 @@ class Manifest:
         self, split: Split | str = Split.full, build: str | None = None, modality: Modality | str | None = None
     ) -> Iterator[Item]:
         conds = [c.value for c in conditions_for(split)]
-        q = select(ItemRow).where(ItemRow.condition.in_(conds))
+        q = select(ItemRow).where(ItemRow.condition.in_(conds), ItemRow.superseded_at.is_(None))  # current only
         if build is not None:
             q = q.where(ItemRow.build == build)
         if modality is not None:

@@ -50,7 +50,7 @@ def export_rows(m: Manifest, build: str, split: Split | str = Split.full) -> Ite
         .join(VariantRow, VariantRow.id == ItemRow.variant_id)
         .join(vc, vc.id == VariantRow.video_clip_id)
         .outerjoin(ac, ac.id == VariantRow.audio_clip_id)
-        .where(ItemRow.build == build, ItemRow.condition.in_(conds))
+        .where(ItemRow.build == build, ItemRow.condition.in_(conds), ItemRow.superseded_at.is_(None))
         .order_by(ItemRow.id)
     )
     with m.session() as s:

@@ -11,11 +11,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, update
 
 from mmabench import media
 from mmabench.config import BuildConfig
-from mmabench.db.manifest import Manifest
+from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
 from mmabench.pipeline.stages import LocalExecutor, Stage, StageReport, make_progress, run_stage
 from mmabench.registry import sources as source_registry
@@ -267,28 +267,44 @@ def synth_stage(m: Manifest, recipes: list[Variant], clips: dict[str, Clip], rep
 # --- itemize ----------------------------------------------------------------------------------------------
 
 
-def item_stage(m: Manifest, wanted: list[Item], conditions: list[Condition], name: str, report: BuildReport) -> Stage:
+def item_stage(
+    m: Manifest, wanted: list[Item], conditions: list[Condition], name: str, report: BuildReport, pending: dict
+) -> Stage:
+    """Plans the item set; writes nothing. `apply_items` then swaps it in with the config, in one transaction."""
+    new: list[Item] = []
+    ours = {c.value for c in conditions}
+
     def plan():
         with m.session() as s:
-            have = set(
-                s.scalars(
-                    select(ItemRow.id).where(
-                        ItemRow.build == name, ItemRow.condition.in_([c.value for c in conditions])
-                    )
-                )
-            )
-            wanted_ids = {i.id for i in wanted}
-            stale = have - wanted_ids
-            if stale:  # the recipe changed under this build (e.g. --force-config): drop what it no longer makes
-                with s.begin():
-                    s.execute(delete(ItemRow).where(ItemRow.id.in_(stale)))
-                report.removed_items = len(stale)
-        return [i for i in wanted if i.id not in have]
+            q = select(ItemRow.id, ItemRow.condition).where(ItemRow.build == name, ItemRow.superseded_at.is_(None))
+            current = {r.id for r in s.execute(q) if pending["config"] or r.condition in ours}
+        # a class came in (--retry-failed) or the config changed (--force-config): then items of the other
+        # splits were made with the old config too, and go with it
+        pending["stale"] = current - {i.id for i in wanted}
+        report.removed_items = len(pending["stale"])
+        return [i for i in wanted if i.id not in current]  # new, or superseded earlier and made again
 
-    def commit(items):
-        m.upsert(ItemRow, [i.model_dump(mode="json") for i in items])
+    pending["new"] = new
+    return Stage("itemize", plan, lambda i: i, new.extend)
 
-    return Stage("itemize", plan, lambda i: i, commit)
+
+def apply_items(m: Manifest, name: str, pending: dict) -> None:
+    """All or nothing: the build's new configuration, its superseded items marked, its new items written.
+    Superseded items stay (predictions reference them); `Manifest.items()` reads only current ones."""
+    if not (pending.get("config") or pending.get("stale") or pending.get("new")):
+        return
+    now = datetime.now(timezone.utc)
+    with m.session() as s, s.begin():
+        if pending.get("config"):
+            row = s.get(BuildRow, name)
+            for k, v in pending["config"].items():
+                setattr(row, k, v)
+            row.updated_at = now
+        stale = sorted(pending.get("stale") or ())
+        for i in range(0, len(stale), 1000):
+            s.execute(update(ItemRow).where(ItemRow.id.in_(stale[i : i + 1000])).values(superseded_at=now))
+        rows = [i.model_dump(mode="json") | {"superseded_at": None} for i in pending.get("new") or ()]
+        upsert(s, ItemRow.__table__, rows, update=["superseded_at"])
 
 
 def _summarize_clips(report: BuildReport, clips: list[Clip], spec_ids: set[str]) -> None:
@@ -342,27 +358,27 @@ def config_changes(old: dict, new: BuildConfig) -> dict[str, tuple]:
     }
 
 
-def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> None:
+def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> Optional[dict]:
+    """Refuses a changed configuration unless forced. A new build's row is written now (items point at it); a
+    changed one is returned, to be applied with the item set it makes (`apply_items`), so a failed or killed
+    re-run leaves the old configuration and the old items, consistent."""
+    versions = {"mmabench": __version__, **media.tool_versions()}
+    values = dict(config=cfg.model_dump(mode="json"), config_hash=cfg.content_hash(), seed=cfg.seed, versions=versions)
     with m.session() as s, s.begin():
         row = s.get(BuildRow, cfg.name)
-        if row is not None and row.config_hash != cfg.content_hash():
-            changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in config_changes(row.config, cfg).items())
-            if not force_config:
-                raise BuildConfigMismatch(
-                    f"build {cfg.name!r} in this manifest was made with another configuration ({changes}). "
-                    f"Start a new build with --name NEW (or another --home), or pass --force-config to re-make "
-                    f"{cfg.name!r} with the new configuration."
-                )
-        versions = {"mmabench": __version__, **media.tool_versions()}
-        values = dict(
-            config=cfg.model_dump(mode="json"), config_hash=cfg.content_hash(), seed=cfg.seed, versions=versions
-        )
         if row is None:
             s.add(BuildRow(name=cfg.name, timings={}, **values))
-        elif row.config_hash != values["config_hash"]:
-            for k, v in values.items():
-                setattr(row, k, v)
-            row.updated_at = datetime.now(timezone.utc)
+            return None
+        if row.config_hash == values["config_hash"]:
+            return None
+        changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in config_changes(row.config, cfg).items())
+        if not force_config:
+            raise BuildConfigMismatch(
+                f"build {cfg.name!r} in this manifest was made with another configuration ({changes}). "
+                f"Start a new build with --name NEW (or another --home), or pass --force-config to re-make "
+                f"{cfg.name!r} with the new configuration."
+            )
+        return values
 
 
 def build(
@@ -385,7 +401,7 @@ def build(
     report = BuildReport(cfg.name, split.value)
     executor = LocalExecutor(workers or min(4, os.cpu_count() or 1))
     with Manifest(db, home) as m:
-        _register_build(m, cfg, force_config)
+        pending: dict = {"config": _register_build(m, cfg, force_config)}
         media.sweep_partials(m.media_root)  # what a killed build was writing; its rows were never committed
         sources = make_sources(cfg)
         specs = collect_specs(cfg, sources)
@@ -431,18 +447,19 @@ def build(
                     template_version=cfg.template_version,
                 )
             ]
-            report.stages.append(run_stage(item_stage(m, wanted, conditions, cfg.name, report), executor, bar))
+            report.stages.append(run_stage(item_stage(m, wanted, conditions, cfg.name, report, pending), executor, bar))
+            apply_items(m, cfg.name, pending)
         _summarize_clips(report, all_clips, spec_ids)
         with m.session() as s, s.begin():
             q = (
                 select(ItemRow.condition, ItemRow.prompt_modality, func.count())
-                .where(ItemRow.build == cfg.name)
+                .where(ItemRow.build == cfg.name, ItemRow.superseded_at.is_(None))
                 .group_by(ItemRow.condition, ItemRow.prompt_modality)
             )
             report.items = {(c, mod): n for c, mod, n in s.execute(q)}
             row = s.get(BuildRow, cfg.name)
             report.seconds = time.perf_counter() - t0
-            if report.new_work:  # a no-op re-run changes no row
+            if report.new_work or pending["config"]:  # a no-op re-run changes no row
                 row.timings = {
                     **(row.timings or {}),
                     split.value: {st.name: round(st.seconds, 3) for st in report.stages}
