@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from mmabench.schema.ids import canonical_json
 
@@ -55,6 +55,18 @@ class BuildConfig(BaseModel):
     template_version: int = 1
     normalize: Optional[int] = None  # study preprocessing: centre square crop, NxN, first 10 s, H.264+AAC
     filter: Optional[dict[str, Any]] = None  # stage-2 consistency filter (FilterConfig fields); None = off
+    train: bool = False  # a tuning build (`build --split train`): its pool must be disjoint from the test builds'
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def pool(self) -> list[str]:
+        """The source pool, recorded with the config: `audioset:balanced_train`, `folder:<labels>`, `demo` …"""
+        out = []
+        for s in self.sources:
+            o = s.options
+            what = o.get("segments") or o.get("labels") or o.get("path") or o.get("root")
+            out.append(f"{s.name}:{','.join(what) if isinstance(what, list) else what}" if what else s.name)
+        return out
 
     def content_hash(self) -> str:
         data = self.model_dump(mode="json")

@@ -23,6 +23,7 @@ from mmabench.db.manifest import Manifest
 from mmabench.db.models import BuildRow, ClipRow, DecisionRow, ItemRow, PredictionRow, RunRow, TagRow, VariantRow
 from mmabench.export.features import features
 from mmabench.export.rows import ExportRow, export_rows
+from mmabench.pipeline.pools import check_build_pools, role
 from mmabench.schema import SPLIT_CONDITIONS, Split
 from mmabench.version import __version__
 
@@ -93,7 +94,15 @@ def export_hf(
         brow = m.build_row(build)
         if brow is None:
             raise LookupError(f"no build {build!r} in this manifest")
-        rows = list(export_rows(m, build, Split.full))
+        is_train = role(brow.config or {}) == "train"
+        configs = ["train"] if is_train else SPLIT_CONFIGS  # a train build releases one config, `train`
+        if splits and set(splits) - set(configs):
+            raise LookupError(
+                f"build {build!r} is a {'train' if is_train else 'test'} build: its configs are {', '.join(configs)}"
+            )
+        if is_train:
+            check_build_pools(m, build)
+        rows = list(export_rows(m, build, Split.train if is_train else Split.full))
         if not rows:
             raise LookupError(f"build {build!r} has no items")
         media_ref: dict[str, dict] = {}
@@ -110,8 +119,7 @@ def export_hf(
             rep.media_files += 1
             rep.media_bytes += src.stat().st_size
         present = {r.condition for r in rows}
-        wanted = splits or [s for s in SPLIT_CONFIGS if present & {c.value for c in SPLIT_CONDITIONS[Split(s)]}]
-        is_train = bool(brow.config.get("train"))
+        wanted = splits or [s for s in configs if present & {c.value for c in SPLIT_CONDITIONS[Split(s)]}]
         for cfg in wanted:
             conds = {c.value for c in SPLIT_CONDITIONS[Split(cfg)]}
             recs = [_record(r, media_ref[r.media_path]) for r in rows if r.condition in conds]

@@ -17,6 +17,7 @@ from mmabench import media
 from mmabench.config import BuildConfig
 from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
+from mmabench.pipeline.pools import check_pools
 from mmabench.pipeline.stages import LocalExecutor, Stage, StageReport, make_progress, run_stage
 from mmabench.registry import sources as source_registry
 from mmabench.schema import Clip, ClipSpec, ClipStatus, Condition, Item, Split, Variant, conditions_for
@@ -110,6 +111,7 @@ def ingest_one(
                 want = (spec.end - spec.start) if spec.start is not None and spec.end is not None else None
             if local is None:
                 raise media.MediaError(ClipStatus.missing, "source gave no location for this clip")
+            source_sha = media.sha256_file(local) if fetch is None and os.path.isfile(local) else None
             info = media.validate(
                 local, want_duration=want, min_duration=cfg.min_duration, silence_dbfs=cfg.silence_dbfs
             )
@@ -123,6 +125,8 @@ def ingest_one(
         prov = spec.provenance | (
             {"normalize": media.NORMALIZE_RECIPE | {"size": spec.normalize}} if spec.normalize else {}
         )
+        if fetch is None:  # a local file: its content identifies the source for the train/test pool guard
+            prov = prov | {"source_sha256": source_sha}
         return Clip(
             **(base | {"provenance": prov}),
             status=ClipStatus.ok,
@@ -295,9 +299,13 @@ def apply_items(m: Manifest, name: str, pending: dict) -> None:
         return
     now = datetime.now(timezone.utc)
     with m.session() as s, s.begin():
-        if pending.get("config"):
+        values = dict(pending.get("config") or {})
+        if values.pop("new", False):
+            s.add(BuildRow(name=name, timings={}, **values))
+            s.flush()  # the items below reference it
+        elif values:
             row = s.get(BuildRow, name)
-            for k, v in pending["config"].items():
+            for k, v in values.items():
                 setattr(row, k, v)
             row.updated_at = now
         stale = sorted(pending.get("stale") or ())
@@ -359,16 +367,15 @@ def config_changes(old: dict, new: BuildConfig) -> dict[str, tuple]:
 
 
 def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> Optional[dict]:
-    """Refuses a changed configuration unless forced. A new build's row is written now (items point at it); a
-    changed one is returned, to be applied with the item set it makes (`apply_items`), so a failed or killed
-    re-run leaves the old configuration and the old items, consistent."""
+    """Refuses a changed configuration unless forced. A new or changed one is returned, to be written with the
+    item set it makes (`apply_items`), so a failed or killed (re-)run leaves the old configuration and the old
+    items, consistent, and a refused one leaves no row behind."""
     versions = {"mmabench": __version__, **media.tool_versions()}
     values = dict(config=cfg.model_dump(mode="json"), config_hash=cfg.content_hash(), seed=cfg.seed, versions=versions)
-    with m.session() as s, s.begin():
+    with m.session() as s:
         row = s.get(BuildRow, cfg.name)
         if row is None:
-            s.add(BuildRow(name=cfg.name, timings={}, **values))
-            return None
+            return values | {"new": True}
         if row.config_hash == values["config_hash"]:
             return None
         changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in config_changes(row.config, cfg).items())
@@ -395,8 +402,9 @@ def build(
     ingest_workers: Optional[int] = None,
 ) -> BuildReport:
     t0 = time.perf_counter()
-    cfg = config or BuildConfig()
     split = Split(split)
+    # a build is a test build or a train build, for good: mixing them under one name is a config change
+    cfg = (config or BuildConfig()).model_copy(update={"train": split is Split.train})
     conditions = list(conditions_for(split))
     report = BuildReport(cfg.name, split.value)
     executor = LocalExecutor(workers or min(4, os.cpu_count() or 1))
@@ -421,6 +429,7 @@ def build(
                 decisions = run_filter(FilterConfig(**cfg.filter), db=m.url, home=m.home, clip_ids=set(built))
                 report.filtered = {d.clip.source_ref: d.reason for d in decisions if not d.kept}
                 built = {cid: c for cid, c in built.items() if cid not in {d.clip.id for d in decisions if not d.kept}}
+            check_pools(m, cfg.name, cfg.train, built.values())
             recipes = plan_variants(
                 built.values(),
                 conditions,
@@ -445,6 +454,7 @@ def build(
                     seed=cfg.seed,
                     shuffle=cfg.shuffle_options,
                     template_version=cfg.template_version,
+                    split=Split.train if cfg.train else None,
                 )
             ]
             report.stages.append(run_stage(item_stage(m, wanted, conditions, cfg.name, report, pending), executor, bar))

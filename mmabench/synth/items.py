@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from typing import Iterable, Optional
 
-from mmabench.schema import CONDITION_SPLIT, NONE_OF_THE_ABOVE, Condition, Item, Modality, Variant, derive_id, rng_for
+from mmabench.schema import (
+    CONDITION_SPLIT,
+    NONE_OF_THE_ABOVE,
+    Condition,
+    Item,
+    Modality,
+    Split,
+    Variant,
+    derive_id,
+    rng_for,
+)
 from mmabench.synth.conflicts import long_context_text
 
 TEMPLATES = {
@@ -40,6 +50,7 @@ def itemize(
     seed: int,
     shuffle: bool = False,
     template_version: int = 1,
+    split: Optional[Split] = None,
 ) -> list[Item]:
     """labels: clip id -> class. Visual GT is the video clip's class; audio GT the audio clip's class."""
     items = []
@@ -60,7 +71,7 @@ def itemize(
                 id=derive_id("item", [key, prompt_hash]),
                 build=build,
                 variant_id=variant.id,
-                split=CONDITION_SPLIT[variant.condition],
+                split=split or CONDITION_SPLIT[variant.condition],
                 condition=variant.condition,
                 prompt_modality=modality,
                 prompt=prompt,
