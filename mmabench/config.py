@@ -52,7 +52,7 @@ class BuildConfig(BaseModel):
     shuffle_options: bool = False  # option order per item: fixed (sorted) or seeded shuffle
     long_context_letters: int = 10_000  # letters (not characters: they are space-separated) in the distractor
     audio_removed_mode: str = "silence"  # "silence" (digital silence, equal length) or "drop"
-    template_version: int = 1
+    template_version: int = 2  # synth/items.py TEMPLATES (v2: quoted options)
     normalize: Optional[int] = None  # study preprocessing: centre square crop, NxN, first 10 s, H.264+AAC
     filter: Optional[dict[str, Any]] = None  # stage-2 consistency filter (FilterConfig fields); None = off
     train: bool = False  # a tuning build (`build --split train`): its pool must be disjoint from the test builds'

@@ -128,7 +128,7 @@ class PredictionRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     response: Mapped[Optional[str]] = mapped_column(Text)
     parsed: Mapped[Optional[str]] = mapped_column(String(200))
-    parse_status: Mapped[str] = mapped_column(String(16))  # exact | contained | unparsed | error
+    parse_status: Mapped[str] = mapped_column(String(16))  # exact | contained | head | unparsed | error
     correct: Mapped[Optional[bool]] = mapped_column(Boolean)
     abstained: Mapped[Optional[bool]] = mapped_column(Boolean)
     latency_ms: Mapped[Optional[float]] = mapped_column(Float)

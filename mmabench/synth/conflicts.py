@@ -54,10 +54,22 @@ def aligned(clip: Clip) -> Variant:
     return _variant(Condition.aligned, clip, clip, {})
 
 
+# A donor must sound for the whole video: its clip is at least as long as the video's, less this slack (an AAC
+# frame plus a video frame of container rounding). Shorter donors are never used (no looping, no padding):
+# another donor is drawn, deterministically, among the long-enough ones; the recipe records the rule.
+DONOR_SLACK_S = 0.1
+
+
+def long_enough(donor: Clip, clip: Clip) -> bool:
+    return donor.duration is None or clip.duration is None or donor.duration >= clip.duration - DONOR_SLACK_S
+
+
 def swap_audio(clip: Clip, donor: Clip) -> Variant:
     if donor.id == clip.id or donor.label == clip.label:
         raise ValueError("av_swap needs a donor of a different class")
-    return _variant(Condition.av_swap, clip, donor, {"trim": "video_length"})
+    if not long_enough(donor, clip):
+        raise ValueError(f"av_swap donor {donor.id} ({donor.duration} s) is shorter than the video ({clip.duration} s)")
+    return _variant(Condition.av_swap, clip, donor, {"trim": "video_length", "donor": "at_least_video_length"})
 
 
 def caption(clip: Clip, wrong_class: str) -> Variant:
@@ -94,7 +106,11 @@ def _render_aligned(v: Variant, src: dict[str, Path], dst: Path) -> dict:
 
 
 def _render_swap(v: Variant, src: dict[str, Path], dst: Path) -> dict:
-    return media.swap_audio(src["video"], src["audio"], dst)
+    info = media.swap_audio(src["video"], src["audio"], dst)
+    if info["audio_s"] < info["video_s"] - DONOR_SLACK_S:  # the plan's durations were wrong: never ship it
+        dst.unlink(missing_ok=True)
+        raise ValueError(f"av_swap donor sounds {info['audio_s']} s of a {info['video_s']} s video")
+    return info
 
 
 def _render_removed(v: Variant, src: dict[str, Path], dst: Path) -> dict:
@@ -106,7 +122,7 @@ def _render_zeroed(v: Variant, src: dict[str, Path], dst: Path) -> dict:
 
 
 ops.register("aligned", Op(Condition.aligned, 1, _render_aligned))
-ops.register("av_swap", Op(Condition.av_swap, 1, _render_swap))
+ops.register("av_swap", Op(Condition.av_swap, 2, _render_swap))  # v2: donors at least as long as the video
 ops.register("caption", Op(Condition.caption, 1, None))
 ops.register("long_context", Op(Condition.long_context, 2, None))  # v2: n_letters letters (v1 gave n/2)
 ops.register("audio_removed", Op(Condition.audio_removed, 1, _render_removed))
@@ -153,10 +169,11 @@ def plan_variants(
             if cond is Condition.aligned:
                 out.append(aligned(clip))
             elif cond is Condition.av_swap:
-                cls = rendezvous(seed, clip.id, "donor-class", others)
-                if cls is not None:  # a one-class corpus has no donor: nothing to swap
+                donors = {k: [d for d in by_class[k] if long_enough(d, clip)] for k in others}
+                cls = rendezvous(seed, clip.id, "donor-class", [k for k in others if donors[k]])
+                if cls is not None:  # a one-class corpus (or one without a long-enough donor): nothing to swap
                     out.append(
-                        swap_audio(clip, rendezvous(seed, clip.id, "donor-clip", by_class[cls], key=lambda d: d.id))
+                        swap_audio(clip, rendezvous(seed, clip.id, "donor-clip", donors[cls], key=lambda d: d.id))
                     )
             elif cond is Condition.caption:
                 wrong = rendezvous(seed, clip.id, "caption", others)

@@ -68,6 +68,10 @@ def test_every_item_matches_the_hand_written_table(demo):
         assert (it.answer, it.abstain_expected) == (expected, abstain), (it.condition, it.prompt_modality)
         assert it.split.value == split and it.id in per_split[split]
         assert sorted(it.options[:-1]) + [it.options[-1]] == VOCAB
+        assert "Options: " + ", ".join(f'"{o}"' for o in it.options) + "." in it.prompt  # template v2: quoted
+        if it.condition.value == "av_swap":  # "trimmed to the video's length": the donor sounds throughout
+            r = v.params["rendered"]
+            assert r["audio_s"] >= r["video_s"] - 0.1, r
         if it.condition.value == "audio_removed":
             assert v.audio_clip_id is None
         if it.condition.value == "caption":
