@@ -116,10 +116,11 @@ def ingest_one(
                 local, want_duration=want, min_duration=cfg.min_duration, silence_dbfs=cfg.silence_dbfs
             )
             dst = media_root / rel
+            cut: dict = {}
             if spec.normalize:
                 media.normalize(local, dst, size=spec.normalize, start=start, end=end)
             else:
-                media.remux(local, dst, start, end)
+                cut = media.remux(local, dst, start, end)  # exact section; how it was cut goes in provenance
             if spec.normalize or start is not None or end is not None:
                 info = media.probe(dst)
         prov = spec.provenance | (
@@ -127,6 +128,7 @@ def ingest_one(
         )
         if fetch is None:  # a local file: its content identifies the source for the train/test pool guard
             prov = prov | {"source_sha256": source_sha}
+        prov |= cut
         return Clip(
             **(base | {"provenance": prov}),
             status=ClipStatus.ok,
