@@ -33,7 +33,7 @@ def main() -> None:
     base = str(build_tiny_omni(tmp / "omni"))
     build("full", home=tmp / "ws", progress=False)
     with Manifest(home=tmp / "ws") as m:
-        ex = sft_examples(m, "default")
+        ex = sft_examples(m, "default", "full")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {len(ex)} examples; tiny model")
     print(
         f"{'batch':>5} {'cold s':>7} {'warm steps/s':>13} {'model-only steps/s':>19} {'ratio':>6} {'peak RSS MB':>12}"

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
 
 from mmabench.schema.ids import canonical_json
 from mmabench.schema.redact import redact_options
@@ -57,11 +57,23 @@ class BuildConfig(BaseModel):
     min_duration: float = 1.0  # shorter clips are rejected as too_short
     silence_dbfs: float = -60.0  # peak below this = silent clip
     shuffle_options: bool = False  # option order per item: fixed (sorted) or seeded shuffle
-    long_context_chars: int = 10_000  # letters in the long_context distractor
+    long_context_letters: int = 10_000  # letters (not characters: they are space-separated) in the distractor
     audio_removed_mode: str = "silence"  # "silence" (digital silence, equal length) or "drop"
-    template_version: int = 1
+    template_version: int = 2  # synth/items.py TEMPLATES (v2: quoted options)
     normalize: Optional[int] = None  # study preprocessing: centre square crop, NxN, first 10 s, H.264+AAC
     filter: Optional[dict[str, Any]] = None  # stage-2 consistency filter (FilterConfig fields); None = off
+    train: bool = False  # a tuning build (`build --split train`): its pool must be disjoint from the test builds'
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def pool(self) -> list[str]:
+        """The source pool, recorded with the config: `audioset:balanced_train`, `folder:<labels>`, `demo` …"""
+        out = []
+        for s in self.sources:
+            o = s.options
+            what = o.get("segments") or o.get("labels") or o.get("path") or o.get("root")
+            out.append(f"{s.name}:{','.join(what) if isinstance(what, list) else what}" if what else s.name)
+        return out
 
     def content_hash(self) -> str:
         data = self.model_dump(mode="json")

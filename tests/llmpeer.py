@@ -21,7 +21,10 @@ from tests.loopback import Loopback
 
 def options_of(prompt: str) -> list[str]:
     m = re.search(r"Options: (.*?)\. Answer using", prompt, re.S)
-    return [o.strip() for o in m.group(1).split(", ")] if m else []
+    if not m:
+        return []
+    quoted = re.findall(r'"([^"]*)"', m.group(1))  # template v2 quotes each option
+    return quoted or [o.strip() for o in m.group(1).split(", ")]
 
 
 def b64(data: str) -> bytes:

@@ -62,7 +62,8 @@ TESTED = {
     "mmabench export hf release/",
     "mmabench export hf release/ --push org/mmabench-demo --private",
     "mmabench import hf release/",
-    "mmabench export llamafactory tuning/",
+    "mmabench build --split train --name tune --source folder --folder train_clips/ --labels train_labels.csv",
+    "mmabench export llamafactory tuning/ --build tune",
     "mmabench export webdataset shards/",
     "mmabench query --file run_accuracy",
     "mmabench eval --model hf --opt path='\"models/Qwen2.5-Omni-7B\"' --split conflict --limit 100",
@@ -264,8 +265,17 @@ def test_exports_import_and_canned_query(cwd, monkeypatch):
     run("mmabench build --split full --no-progress")
     res = run("mmabench export hf release/")
     assert "full=216 items" in res.output and (cwd / "release" / "README.md").is_file()
-    run("mmabench export llamafactory tuning/")
-    assert (cwd / "tuning" / "dataset_info.json").is_file()
+    refused = run("mmabench export llamafactory tuning/", code=2)  # the test build: tuning on it leaks
+    assert "--allow-test-items" in refused.output and "Traceback" not in refused.output
+    for i, freq in enumerate([300, 350, 900, 950]):
+        make_clip(cwd / "train_clips" / f"c{i}.mp4", freq=freq)
+    with open(cwd / "train_labels.csv", "w", newline="") as f:
+        csv.writer(f).writerows(
+            [("path", "label"), *((f"c{i}.mp4", lab) for i, lab in enumerate("Dog Dog Cat Cat".split()))]
+        )
+    run("mmabench build --split train --name tune --source folder --folder train_clips/ --labels train_labels.csv")
+    res = run("mmabench export llamafactory tuning/ --build tune")
+    assert "wrote 24 records" in res.output and (cwd / "tuning" / "dataset_info.json").is_file()
     assert "108 samples" in run("mmabench export webdataset shards/").output
     monkeypatch.setenv("MMABENCH_HOME", str(cwd / "imported"))
     assert "imported 216 items, 108 variants, 18 clips" in run("mmabench import hf release/").output

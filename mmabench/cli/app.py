@@ -33,6 +33,7 @@ class SplitName(str, Enum):
     text = "text"
     unimodal = "unimodal"
     full = "full"
+    train = "train"
 
 
 class OutFormat(str, Enum):

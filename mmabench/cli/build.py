@@ -28,7 +28,8 @@ def build(
     split: SplitName = typer.Option(
         SplitName.conflict,
         help="conflict = aligned + av_swap; text = caption + "
-        "long_context; unimodal = audio_removed + frames_zeroed; full = all six.",
+        "long_context; unimodal = audio_removed + frames_zeroed; full = all six; train = tuning items "
+        "(aligned, av_swap, frames_zeroed) from a pool disjoint from every test build, e.g. --segments balanced_train.",
     ),
     source: str = typer.Option(
         "demo",

@@ -81,7 +81,7 @@ def export_hf_cmd(
                 progress=True,
             )
         )
-    except (LookupError, FileExistsError, PushError) as e:
+    except (LookupError, ValueError, FileExistsError, PushError) as e:
         _fail(str(e), 2)
     if rep is not None:
         out.print(
@@ -109,7 +109,12 @@ def export_llamafactory_cmd(
         "--build",
         help="Build to export (a tuning build from the training pool, e.g. --segments balanced_train).",
     ),
-    split: str = typer.Option("train", help="Only 'train' is meaningful for tuning files: items of --build."),
+    split: SplitName = typer.Option(
+        SplitName.train, help="train (a train build's items); a test split only with --allow-test-items."
+    ),
+    allow_test_items: bool = typer.Option(
+        False, "--allow-test-items", help="Export a test build's items as tuning data (leaks the benchmark)."
+    ),
     condition: Optional[List[str]] = typer.Option(
         None, "--condition", help="Conditions to include (default: aligned, av_swap, frames_zeroed as in the study)."
     ),
@@ -121,8 +126,16 @@ def export_llamafactory_cmd(
     from mmabench.export.llamafactory import export_llamafactory
 
     try:
-        rep = export_llamafactory(out_dir, build=build_name, conditions=condition, home=home, db=db)
-    except LookupError as e:
+        rep = export_llamafactory(
+            out_dir,
+            build=build_name,
+            conditions=condition,
+            split=split.value,
+            allow_test_items=allow_test_items,
+            home=home,
+            db=db,
+        )
+    except (LookupError, ValueError) as e:
         _fail(str(e), 2)
     out.print(
         f"wrote {rep['records']} records over {rep['media']} videos ({', '.join(rep['conditions'])}) to {out_dir}"

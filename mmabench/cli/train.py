@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from mmabench.cli.app import DbOpt, HomeOpt, SplitName, _fail, app, err, out
+from mmabench.cli.app import DbOpt, HomeOpt, _fail, app, err, out
 
 train_app = typer.Typer(
     help="Tune a model to trust the right modality (the study's alignment LoRA) from a build's items.",
@@ -23,7 +23,10 @@ def train_lora_cmd(
     model: str = typer.Option(..., "--model", help="Base Qwen2.5-Omni thinker: a local folder or an HF cache id."),
     build_name: str = typer.Option("default", "--build", help="Build whose items to train on (a training pool)."),
     out_dir: Path = typer.Option(Path("mmabench_lora"), "--out", help="Checkpoints and the final adapter/."),
-    split: SplitName = typer.Option(SplitName.full, help="Which of the build's items (by their conditions)."),
+    split: str = typer.Option(
+        "train", help="train (items of a train build); a test split only with --allow-test-items."
+    ),
+    allow_test_items: bool = typer.Option(False, help="Train on a test build's items (plumbing and ablations only)."),
     rank: int = typer.Option(8, help="LoRA rank (study: 8)."),
     alpha: int = typer.Option(16, help="LoRA alpha."),
     lr: float = typer.Option(1e-4, help="Learning rate (study: 1e-4)."),
@@ -84,7 +87,8 @@ def train_lora_cmd(
                 build_name,
                 out_dir,
                 recipe,
-                split=split.value,
+                split=split,
+                allow_test_items=allow_test_items,
                 home=home,
                 db=db,
                 resume=resume,

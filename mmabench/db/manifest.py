@@ -131,7 +131,14 @@ class Manifest:
         self, split: Split | str = Split.full, build: str | None = None, modality: Modality | str | None = None
     ) -> Iterator[Item]:
         conds = [c.value for c in conditions_for(split)]
-        q = select(ItemRow).where(ItemRow.condition.in_(conds))
+        q = select(ItemRow).where(ItemRow.superseded_at.is_(None))  # current items only
+        # train items live in train builds only; the test splits are sets of conditions
+        train = Split(split) is Split.train
+        q = (
+            q.where(ItemRow.split == "train")
+            if train
+            else q.where(ItemRow.condition.in_(conds), ItemRow.split != "train")
+        )
         if build is not None:
             q = q.where(ItemRow.build == build)
         if modality is not None:

@@ -90,6 +90,8 @@ class ItemRow(Base):
     answer: Mapped[str] = mapped_column(String(200))
     abstain_expected: Mapped[bool] = mapped_column(Boolean, default=False)
     template_version: Mapped[int] = mapped_column(Integer)
+    # set when a re-run of the build stopped making this item; kept because predictions may point at it
+    superseded_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
         Index("ix_items_lookup", "build", "split", "condition", "prompt_modality"),
@@ -126,7 +128,7 @@ class PredictionRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     response: Mapped[Optional[str]] = mapped_column(Text)
     parsed: Mapped[Optional[str]] = mapped_column(String(200))
-    parse_status: Mapped[str] = mapped_column(String(16))  # exact | contained | unparsed | error
+    parse_status: Mapped[str] = mapped_column(String(16))  # exact | contained | head | unparsed | error
     correct: Mapped[Optional[bool]] = mapped_column(Boolean)
     abstained: Mapped[Optional[bool]] = mapped_column(Boolean)
     latency_ms: Mapped[Optional[float]] = mapped_column(Float)

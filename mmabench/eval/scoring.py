@@ -1,8 +1,9 @@
 """Answer parsing and metrics exactly as benchmark.md §3/§5.
 
 Parsing: normalise case, underscores and punctuation; an exact option match first, then a unique option
-contained in the answer (whole words; an option inside a longer contained option does not count), else
-"unparsed" — counted, never silently dropped.
+contained in the answer (whole words; an option inside a longer contained option does not count), then the
+head noun of an option with commas ("Cattle" for "Cattle, bovinae") when it names that option alone (it is
+no other option's head and no word run of another option), else "unparsed" — counted, never silently dropped.
 """
 
 from __future__ import annotations
@@ -31,11 +32,27 @@ def parse_answer(text: Optional[str], options: list[str]) -> tuple[Optional[str]
     if ans in norm:
         return norm[ans], "exact"
     padded = f" {ans} "
-    hits = [n for n in norm if n and f" {n} " in padded]
-    hits = [h for h in hits if not any(h != o and f" {h} " in f" {o} " for o in hits)]
-    if len(hits) == 1:
-        return norm[hits[0]], "contained"
+    # word runs found in the answer -> their option: whole options, and unambiguous head nouns
+    hits = {n: o for n, o in norm.items() if n and f" {n} " in padded}
+    hits |= {h: o for h, o in _heads(options).items() if f" {h} " in padded and h not in hits}
+    kept = [h for h in hits if not any(h != o and f" {h} " in f" {o} " for o in hits)]  # the longest runs
+    if len({hits[h] for h in kept}) == 1:
+        return hits[kept[0]], "contained" if any(h in norm for h in kept) else "head"
     return None, "unparsed"
+
+
+def _heads(options: list[str]) -> dict[str, str]:
+    """Normalised head noun -> option, for options with commas whose head is unambiguous."""
+    heads: dict[str, list[str]] = {}
+    for o in options:
+        if "," in o:
+            heads.setdefault(normalise(o.split(",", 1)[0]), []).append(o)
+    full = {normalise(o): o for o in options}
+    return {
+        h: os[0]
+        for h, os in heads.items()
+        if h and len(os) == 1 and not any(f" {h} " in f" {n} " for n, o in full.items() if o != os[0])
+    }
 
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:

@@ -28,6 +28,7 @@ from mmabench.export.features import features, metadata_features
 from mmabench.export.importer import ImportReport, import_hf
 from mmabench.export.release_db import write_datasette_metadata, write_release_db
 from mmabench.export.rows import ExportRow, export_rows
+from mmabench.pipeline.pools import check_build_pools, role
 from mmabench.schema import SPLIT_CONDITIONS, Split
 
 FILES_PER_DIR = 1000
@@ -107,11 +108,19 @@ def export_hf(
         brow = m.build_row(build)
         if brow is None:
             raise LookupError(f"no build {build!r} in this manifest")
-        rows = list(export_rows(m, build, Split.full))
+        is_train = role(brow.config or {}) == "train"
+        configs = ["train"] if is_train else SPLIT_CONFIGS  # a train build releases one config, `train`
+        if splits and set(splits) - set(configs):
+            raise LookupError(
+                f"build {build!r} is a {'train' if is_train else 'test'} build: its configs are {', '.join(configs)}"
+            )
+        if is_train:
+            check_build_pools(m, build)
+        rows = list(export_rows(m, build, Split.train if is_train else Split.full))
         if not rows:
             raise LookupError(f"build {build!r} has no items")
         present = {r.condition for r in rows}
-        wanted = splits or [s for s in SPLIT_CONFIGS if present & {c.value for c in SPLIT_CONDITIONS[Split(s)]}]
+        wanted = splits or [s for s in configs if present & {c.value for c in SPLIT_CONDITIONS[Split(s)]}]
         conds = {cfg: {c.value for c in SPLIT_CONDITIONS[Split(cfg)]} for cfg in wanted}
         rows = [r for r in rows if any(r.condition in c for c in conds.values())]  # what some config holds
         where: dict[str, str] = {}  # workspace path -> release path (files layout)

@@ -15,6 +15,7 @@ import numpy as np
 from mmabench.db.manifest import Manifest
 from mmabench.export.rows import export_rows
 from mmabench.media import load_audio, wav_bytes
+from mmabench.pipeline.pools import check_build_pools, role
 from mmabench.schema import NONE_OF_THE_ABOVE, Split
 
 DEFAULT_CONDITIONS = ("aligned", "av_swap", "frames_zeroed")  # the study's tuning mix
@@ -38,16 +39,36 @@ def export_llamafactory(
     build: str = "default",
     conditions: Optional[list[str]] = None,
     name: str = "mmabench",
+    split: Split | str = Split.train,
+    allow_test_items: bool = False,
     home=None,
     db=None,
 ) -> dict:
     out = Path(out)
+    split = Split(split)
     conditions = list(conditions or DEFAULT_CONDITIONS)
     records, media = [], {}
     with Manifest(db, home) as m:
-        rows = [r for r in export_rows(m, build, Split.full) if r.condition in conditions]
+        row = m.build_row(build)
+        if row is None:
+            raise LookupError(f"no build {build!r} in this manifest")
+        is_train = role(row.config or {}) == "train"
+        if not is_train and not allow_test_items:
+            raise LookupError(
+                f"build {build!r} is a test build (pool {', '.join(row.config.get('pool') or ['?'])}): tuning on it "
+                f"leaks the benchmark; export a train build (build --split train from another pool) "
+                f"or pass --allow-test-items"
+            )
+        if is_train != (split is Split.train):
+            raise LookupError(
+                f"build {build!r} is a {'train' if is_train else 'test'} build: "
+                + ("export it with --split train" if is_train else "choose --split conflict, text, unimodal or full")
+            )
+        if is_train:
+            check_build_pools(m, build)
+        rows = [r for r in export_rows(m, build, split) if r.condition in conditions]
         if not rows:
-            raise LookupError(f"build {build!r} has no items for conditions {conditions}")
+            raise LookupError(f"build {build!r} has no {split.value} items for conditions {conditions}")
         for r in rows:
             if r.media_path not in media:
                 stem = Path(r.media_path).stem

@@ -50,7 +50,9 @@ def export_rows(m: Manifest, build: str, split: Split | str = Split.full) -> Ite
         .join(VariantRow, VariantRow.id == ItemRow.variant_id)
         .join(vc, vc.id == VariantRow.video_clip_id)
         .outerjoin(ac, ac.id == VariantRow.audio_clip_id)
-        .where(ItemRow.build == build, ItemRow.condition.in_(conds))
+        .where(ItemRow.build == build, ItemRow.superseded_at.is_(None))
+        .where(ItemRow.split == "train" if Split(split) is Split.train else ItemRow.split != "train")
+        .where(ItemRow.condition.in_(conds))
         .order_by(ItemRow.id)
     )
     with m.session() as s:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import av
 import numpy as np
+from av.video.frame import PictureType
 
 from mmabench.media.files import MUX_OPTIONS, MediaError, atomic_output
 from mmabench.media.probe import _end, _times
@@ -54,23 +55,76 @@ def _mux(dst: Path, tracks: list[tuple]) -> None:
             _interleave(out, [(out.add_stream_from_template(tpl), pkts) for tpl, pkts in tracks])
 
 
-def remux(src: str | Path, dst: str | Path, start: Optional[float] = None, end: Optional[float] = None) -> None:
-    """Stream-copy both streams, optionally keeping [start, end) (cut on the packet grid; video starts at the
-    keyframe at or before `start`, so nothing is re-encoded)."""
+# the one re-encode an exact cut needs (the section's video; audio is cut on its packet grid, one AAC frame)
+CUT_RECIPE = {"vcodec": "libx264", "preset": "veryfast", "crf": 18, "pix_fmt": "yuv420p", "threads": 1}
+
+
+def remux(
+    src: str | Path, dst: str | Path, start: Optional[float] = None, end: Optional[float] = None
+) -> dict[str, Any]:
+    """Stream-copy both streams, optionally keeping [start, end). The cut is exact: video starts at the frame
+    at `start` (nearest, half a frame either way). When `start` falls on a keyframe everything is stream
+    copied; otherwise the section's video is decoded from the keyframe before and re-encoded (CUT_RECIPE,
+    single-threaded so it re-renders byte for byte). Returns what was done, for the clip's provenance."""
     with _Input(src) as inp:
         vp, ap = inp.packets("video"), inp.packets("audio")
-        if start is not None or end is not None:
-            lo, hi = start or 0.0, end if end is not None else float("inf")
-            keys = [t for t, p in zip(_times(vp, "pts"), vp) if p.is_keyframe and t <= lo]
-            lo = max(keys) if keys else 0.0
-            vp = [p for t, p in zip(_times(vp, "pts"), vp) if lo <= t < hi]
-            ap = [p for t, p in zip(_times(ap, "pts"), ap) if lo <= t < hi]
-            for pkts in (vp, ap):
-                shift = pkts[0].pts if pkts else 0
-                for p in pkts:
-                    p.pts -= shift
-                    p.dts -= shift
-        _mux(Path(dst), [(inp.stream("video"), vp), (inp.stream("audio"), ap)])
+        if start is None and end is None:
+            _mux(Path(dst), [(inp.stream("video"), vp), (inp.stream("audio"), ap)])
+            return {}
+        v = inp.stream("video")
+        half = 0.5 / float(v.average_rate or 25)
+        lo, hi = start or 0.0, end if end is not None else float("inf")
+        vt = _times(vp, "pts")
+        on_key = any(p.is_keyframe and abs(t - lo) <= half for t, p in zip(vt, vp)) or lo <= half
+        ap = _shifted([p for t, p in zip(_times(ap, "pts"), ap) if lo - 1e-6 <= t < hi])
+        if on_key:
+            kept = _shifted([p for t, p in zip(vt, vp) if lo - half <= t < hi - half])
+            _mux(Path(dst), [(v, kept), (inp.stream("audio"), ap)])
+            return {"cut": {"start": start, "end": end, "video": "copy"}}
+        frames = _encode_section(inp, vp, vt, lo - half, hi - half, Path(dst), ap)
+        return {"cut": {"start": start, "end": end, "video": "reencode", "frames": frames, **CUT_RECIPE}}
+
+
+def _shifted(pkts: list) -> list:
+    shift = pkts[0].pts if pkts else 0
+    for p in pkts:
+        p.pts -= shift
+        p.dts -= shift
+    return pkts
+
+
+def _encode_section(inp: "_Input", vp: list, vt: list[float], lo: float, hi: float, dst: Path, ap: list) -> int:
+    """Decode from the last keyframe at or before `lo`, re-encode the frames in [lo, hi) from pts 0."""
+    v = inp.stream("video")
+    first = max((i for i, (t, p) in enumerate(zip(vt, vp)) if p.is_keyframe and t <= lo), default=0)  # dts order
+    tb = v.time_base
+    frames = []
+    for p in vp[first:]:
+        frames += [f for f in v.codec_context.decode(p) if lo <= f.pts * float(tb) < hi]
+    frames += [f for f in v.codec_context.decode(None) if lo <= f.pts * float(tb) < hi]
+    frames.sort(key=lambda f: f.pts)
+    if not frames:
+        raise MediaError(ClipStatus.too_short, f"no video frame in [{lo:.3f}, {hi:.3f})")
+    r = CUT_RECIPE
+    with atomic_output(dst) as tmp:
+        with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
+            ov = out.add_stream(
+                r["vcodec"],
+                rate=v.average_rate or Fraction(25),
+                options={"crf": str(r["crf"]), "preset": r["preset"], "threads": str(r["threads"])},
+            )
+            ov.codec_context.thread_count = 1
+            ov.width, ov.height, ov.pix_fmt, ov.time_base = frames[0].width, frames[0].height, r["pix_fmt"], tb
+            ov.codec_context.time_base = tb
+            oa = out.add_stream_from_template(inp.stream("audio"))
+            encoded, shift = [], frames[0].pts
+            for f in frames:
+                g = f.reformat(format=r["pix_fmt"])
+                g.pts, g.time_base, g.pict_type = f.pts - shift, tb, PictureType.NONE  # let x264 choose
+                encoded += ov.encode(g)
+            encoded += ov.encode(None)
+            _interleave(out, [(ov, encoded), (oa, ap)])
+    return len(frames)
 
 
 def swap_audio(video_src: str | Path, audio_src: str | Path, dst: str | Path) -> dict:

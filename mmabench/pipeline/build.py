@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections import Counter
@@ -10,13 +11,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, update
 
 from mmabench import media
 from mmabench.config import BuildConfig
-from mmabench.db.manifest import Manifest
+from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
 from mmabench.pipeline.executors import make_executor
+from mmabench.pipeline.pools import check_pools
 from mmabench.pipeline.stages import Stage, StageReport, make_progress, run_stage
 from mmabench.registry import sources as source_registry
 from mmabench.schema import Clip, ClipSpec, ClipStatus, Condition, Item, Split, Variant, conditions_for
@@ -110,19 +112,24 @@ def ingest_one(
                 want = (spec.end - spec.start) if spec.start is not None and spec.end is not None else None
             if local is None:
                 raise media.MediaError(ClipStatus.missing, "source gave no location for this clip")
+            source_sha = media.sha256_file(local) if fetch is None and os.path.isfile(local) else None
             info = media.validate(
                 local, want_duration=want, min_duration=cfg.min_duration, silence_dbfs=cfg.silence_dbfs
             )
             dst = media_root / rel
+            cut: dict = {}
             if spec.normalize:
                 media.normalize(local, dst, size=spec.normalize, start=start, end=end)
             else:
-                media.remux(local, dst, start, end)
+                cut = media.remux(local, dst, start, end)  # exact section; how it was cut goes in provenance
             if spec.normalize or start is not None or end is not None:
                 info = media.probe(dst)
         prov = spec.provenance | (
             {"normalize": media.NORMALIZE_RECIPE | {"size": spec.normalize}} if spec.normalize else {}
         )
+        if fetch is None:  # a local file: its content identifies the source for the train/test pool guard
+            prov = prov | {"source_sha256": source_sha}
+        prov |= cut
         return Clip(
             **(base | {"provenance": prov}),
             status=ClipStatus.ok,
@@ -270,28 +277,48 @@ def synth_stage(m: Manifest, recipes: list[Variant], clips: dict[str, Clip], rep
 # --- itemize ----------------------------------------------------------------------------------------------
 
 
-def item_stage(m: Manifest, wanted: list[Item], conditions: list[Condition], name: str, report: BuildReport) -> Stage:
+def item_stage(
+    m: Manifest, wanted: list[Item], conditions: list[Condition], name: str, report: BuildReport, pending: dict
+) -> Stage:
+    """Plans the item set; writes nothing. `apply_items` then swaps it in with the config, in one transaction."""
+    new: list[Item] = []
+    ours = {c.value for c in conditions}
+
     def plan():
         with m.session() as s:
-            have = set(
-                s.scalars(
-                    select(ItemRow.id).where(
-                        ItemRow.build == name, ItemRow.condition.in_([c.value for c in conditions])
-                    )
-                )
-            )
-            wanted_ids = {i.id for i in wanted}
-            stale = have - wanted_ids
-            if stale:  # the recipe changed under this build (e.g. --force-config): drop what it no longer makes
-                with s.begin():
-                    s.execute(delete(ItemRow).where(ItemRow.id.in_(stale)))
-                report.removed_items = len(stale)
-        return [i for i in wanted if i.id not in have]
+            q = select(ItemRow.id, ItemRow.condition).where(ItemRow.build == name, ItemRow.superseded_at.is_(None))
+            current = {r.id for r in s.execute(q) if pending["config"] or r.condition in ours}
+        # a class came in (--retry-failed) or the config changed (--force-config): then items of the other
+        # splits were made with the old config too, and go with it
+        pending["stale"] = current - {i.id for i in wanted}
+        report.removed_items = len(pending["stale"])
+        return [i for i in wanted if i.id not in current]  # new, or superseded earlier and made again
 
-    def commit(items):
-        m.upsert(ItemRow, [i.model_dump(mode="json") for i in items])
+    pending["new"] = new
+    return Stage("itemize", plan, lambda i: i, new.extend, remote=False)
 
-    return Stage("itemize", plan, lambda i: i, commit, remote=False)
+
+def apply_items(m: Manifest, name: str, pending: dict) -> None:
+    """All or nothing: the build's new configuration, its superseded items marked, its new items written.
+    Superseded items stay (predictions reference them); `Manifest.items()` reads only current ones."""
+    if not (pending.get("config") or pending.get("stale") or pending.get("new")):
+        return
+    now = datetime.now(timezone.utc)
+    with m.session() as s, s.begin():
+        values = dict(pending.get("config") or {})
+        if values.pop("new", False):
+            s.add(BuildRow(name=name, timings={}, **values))
+            s.flush()  # the items below reference it
+        elif values:
+            row = s.get(BuildRow, name)
+            for k, v in values.items():
+                setattr(row, k, v)
+            row.updated_at = now
+        stale = sorted(pending.get("stale") or ())
+        for i in range(0, len(stale), 1000):
+            s.execute(update(ItemRow).where(ItemRow.id.in_(stale[i : i + 1000])).values(superseded_at=now))
+        rows = [i.model_dump(mode="json") | {"superseded_at": None} for i in pending.get("new") or ()]
+        upsert(s, ItemRow.__table__, rows, update=["superseded_at"])
 
 
 def _summarize_clips(report: BuildReport, clips: list[Clip], spec_ids: set[str]) -> None:
@@ -339,28 +366,34 @@ def ingest(
 # --- the build --------------------------------------------------------------------------------------------
 
 
-def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> None:
-    with m.session() as s, s.begin():
+def config_changes(old: dict, new: BuildConfig) -> dict[str, tuple]:
+    """Field -> (stored, new), on the raw stored dict so a renamed or removed field still reads."""
+    now = new.model_dump(mode="json")
+    return {
+        k: (old.get(k), now.get(k)) for k in sorted(set(old) | set(now)) if k != "name" and old.get(k) != now.get(k)
+    }
+
+
+def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> Optional[dict]:
+    """Refuses a changed configuration unless forced. A new or changed one is returned, to be written with the
+    item set it makes (`apply_items`), so a failed or killed (re-)run leaves the old configuration and the old
+    items, consistent, and a refused one leaves no row behind."""
+    versions = {"mmabench": __version__, **media.tool_versions()}
+    values = dict(config=cfg.model_dump(mode="json"), config_hash=cfg.content_hash(), seed=cfg.seed, versions=versions)
+    with m.session() as s:
         row = s.get(BuildRow, cfg.name)
-        if row is not None and row.config_hash != cfg.content_hash():
-            old = BuildConfig.model_validate(row.config)
-            changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in old.diff(cfg).items())
-            if not force_config:
-                raise BuildConfigMismatch(
-                    f"build {cfg.name!r} in this manifest was made with another configuration ({changes}). "
-                    f"Start a new build with --name NEW (or another --home), or pass --force-config to re-make "
-                    f"{cfg.name!r} with the new configuration."
-                )
-        versions = {"mmabench": __version__, **media.tool_versions()}
-        values = dict(
-            config=cfg.model_dump(mode="json"), config_hash=cfg.content_hash(), seed=cfg.seed, versions=versions
-        )
         if row is None:
-            s.add(BuildRow(name=cfg.name, timings={}, **values))
-        elif row.config_hash != values["config_hash"]:
-            for k, v in values.items():
-                setattr(row, k, v)
-            row.updated_at = datetime.now(timezone.utc)
+            return values | {"new": True}
+        if row.config_hash == values["config_hash"]:
+            return None
+        changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in config_changes(row.config, cfg).items())
+        if not force_config:
+            raise BuildConfigMismatch(
+                f"build {cfg.name!r} in this manifest was made with another configuration ({changes}). "
+                f"Start a new build with --name NEW (or another --home), or pass --force-config to re-make "
+                f"{cfg.name!r} with the new configuration."
+            )
+        return values
 
 
 def build(
@@ -381,13 +414,14 @@ def build(
     """Build `split` of a named build: ingest, (filter), synthesize, itemize. `executor="ray"` runs the
     per-unit work on a Ray cluster (`ray_address`, or a local Ray); the manifest is the same either way."""
     t0 = time.perf_counter()
-    cfg = config or BuildConfig()
     split = Split(split)
+    # a build is a test build or a train build, for good: mixing them under one name is a config change
+    cfg = (config or BuildConfig()).model_copy(update={"train": split is Split.train})
     conditions = list(conditions_for(split))
     report = BuildReport(cfg.name, split.value)
     runner = make_executor(executor, workers, ray_address)
     with Manifest(db, home) as m:
-        _register_build(m, cfg, force_config)
+        pending: dict = {"config": _register_build(m, cfg, force_config)}
         media.sweep_partials(m.media_root)  # what a killed build was writing; its rows were never committed
         sources = make_sources(cfg)
         specs = collect_specs(cfg, sources)
@@ -405,12 +439,13 @@ def build(
                 decisions = run_filter(FilterConfig(**cfg.filter), db=m.url, home=m.home, clip_ids=set(built))
                 report.filtered = {d.clip.source_ref: d.reason for d in decisions if not d.kept}
                 built = {cid: c for cid, c in built.items() if cid not in {d.clip.id for d in decisions if not d.kept}}
+            check_pools(m, cfg.name, cfg.train, built.values())
             recipes = plan_variants(
                 built.values(),
                 conditions,
                 seed=cfg.seed,
                 ontology=default_ontology(),
-                long_context_chars=cfg.long_context_chars,
+                long_context_letters=cfg.long_context_letters,
                 audio_removed_mode=cfg.audio_removed_mode,
             )
             report.stages.append(run_stage(synth_stage(m, recipes, built, report), runner, bar))
@@ -429,20 +464,22 @@ def build(
                     seed=cfg.seed,
                     shuffle=cfg.shuffle_options,
                     template_version=cfg.template_version,
+                    split=Split.train if cfg.train else None,
                 )
             ]
-            report.stages.append(run_stage(item_stage(m, wanted, conditions, cfg.name, report), runner, bar))
+            report.stages.append(run_stage(item_stage(m, wanted, conditions, cfg.name, report, pending), runner, bar))
+            apply_items(m, cfg.name, pending)
         _summarize_clips(report, all_clips, spec_ids)
         with m.session() as s, s.begin():
             q = (
                 select(ItemRow.condition, ItemRow.prompt_modality, func.count())
-                .where(ItemRow.build == cfg.name)
+                .where(ItemRow.build == cfg.name, ItemRow.superseded_at.is_(None))
                 .group_by(ItemRow.condition, ItemRow.prompt_modality)
             )
             report.items = {(c, mod): n for c, mod, n in s.execute(q)}
             row = s.get(BuildRow, cfg.name)
             report.seconds = time.perf_counter() - t0
-            if report.new_work:  # a no-op re-run changes no row
+            if report.new_work or pending["config"]:  # a no-op re-run changes no row
                 row.timings = {
                     **(row.timings or {}),
                     split.value: {st.name: round(st.seconds, 3) for st in report.stages}

@@ -26,6 +26,7 @@ class Split(str, Enum):
     text = "text"
     unimodal = "unimodal"
     full = "full"
+    train = "train"  # tuning items, from a source pool disjoint from every test build's
 
 
 class ClipStatus(str, Enum):
@@ -57,6 +58,8 @@ SPLIT_CONDITIONS: dict[Split, tuple[Condition, ...]] = {
 SPLIT_CONDITIONS[Split.full] = tuple(
     c for s in (Split.conflict, Split.text, Split.unimodal) for c in SPLIT_CONDITIONS[s]
 )
+# the study's tuning mix (benchmark.md §7): aligned and swapped clips, frames-zeroed ones to learn abstaining
+SPLIT_CONDITIONS[Split.train] = (Condition.aligned, Condition.av_swap, Condition.frames_zeroed)
 CONDITION_SPLIT: dict[Condition, Split] = {
     c: s for s in (Split.conflict, Split.text, Split.unimodal) for c in SPLIT_CONDITIONS[s]
 }

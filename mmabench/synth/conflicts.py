@@ -54,10 +54,22 @@ def aligned(clip: Clip) -> Variant:
     return _variant(Condition.aligned, clip, clip, {})
 
 
+# A donor must sound for the whole video: its clip is at least as long as the video's, less this slack (an AAC
+# frame plus a video frame of container rounding). Shorter donors are never used (no looping, no padding):
+# another donor is drawn, deterministically, among the long-enough ones; the recipe records the rule.
+DONOR_SLACK_S = 0.1
+
+
+def long_enough(donor: Clip, clip: Clip) -> bool:
+    return donor.duration is None or clip.duration is None or donor.duration >= clip.duration - DONOR_SLACK_S
+
+
 def swap_audio(clip: Clip, donor: Clip) -> Variant:
     if donor.id == clip.id or donor.label == clip.label:
         raise ValueError("av_swap needs a donor of a different class")
-    return _variant(Condition.av_swap, clip, donor, {"trim": "video_length"})
+    if not long_enough(donor, clip):
+        raise ValueError(f"av_swap donor {donor.id} ({donor.duration} s) is shorter than the video ({clip.duration} s)")
+    return _variant(Condition.av_swap, clip, donor, {"trim": "video_length", "donor": "at_least_video_length"})
 
 
 def caption(clip: Clip, wrong_class: str) -> Variant:
@@ -66,8 +78,8 @@ def caption(clip: Clip, wrong_class: str) -> Variant:
     )
 
 
-def long_context(clip: Clip, n_chars: int, seed: int) -> Variant:
-    return _variant(Condition.long_context, clip, clip, {"n_chars": n_chars, "seed": seed})
+def long_context(clip: Clip, n_letters: int, seed: int) -> Variant:
+    return _variant(Condition.long_context, clip, clip, {"n_letters": n_letters, "seed": seed})
 
 
 def remove_audio(clip: Clip, mode: str = "silence") -> Variant:
@@ -79,10 +91,10 @@ def zero_frames(clip: Clip) -> Variant:
 
 
 def long_context_text(variant: Variant) -> str:
-    """~n_chars random letters, space-separated, derived from (seed, clip, purpose): reproducible anywhere."""
+    """n_letters random letters, space-separated (benchmark.md §4: ~10,000 letters, so ~20,000 characters with
+    the spaces), derived from (seed, clip, purpose): reproducible anywhere."""
     rng = rng_for(variant.params["seed"], variant.video_clip_id, "long_context")
-    n = variant.params["n_chars"]
-    return " ".join(rng.choice(string.ascii_letters) for _ in range((n + 1) // 2))
+    return " ".join(rng.choice(string.ascii_letters) for _ in range(variant.params["n_letters"]))
 
 
 # --- renderers -----------------------------------------------------------------------------------------------
@@ -94,7 +106,11 @@ def _render_aligned(v: Variant, src: dict[str, Path], dst: Path) -> dict:
 
 
 def _render_swap(v: Variant, src: dict[str, Path], dst: Path) -> dict:
-    return media.swap_audio(src["video"], src["audio"], dst)
+    info = media.swap_audio(src["video"], src["audio"], dst)
+    if info["audio_s"] < info["video_s"] - DONOR_SLACK_S:  # the plan's durations were wrong: never ship it
+        dst.unlink(missing_ok=True)
+        raise ValueError(f"av_swap donor sounds {info['audio_s']} s of a {info['video_s']} s video")
+    return info
 
 
 def _render_removed(v: Variant, src: dict[str, Path], dst: Path) -> dict:
@@ -106,9 +122,9 @@ def _render_zeroed(v: Variant, src: dict[str, Path], dst: Path) -> dict:
 
 
 ops.register("aligned", Op(Condition.aligned, 1, _render_aligned))
-ops.register("av_swap", Op(Condition.av_swap, 1, _render_swap))
+ops.register("av_swap", Op(Condition.av_swap, 2, _render_swap))  # v2: donors at least as long as the video
 ops.register("caption", Op(Condition.caption, 1, None))
-ops.register("long_context", Op(Condition.long_context, 1, None))
+ops.register("long_context", Op(Condition.long_context, 2, None))  # v2: n_letters letters (v1 gave n/2)
 ops.register("audio_removed", Op(Condition.audio_removed, 1, _render_removed))
 ops.register("frames_zeroed", Op(Condition.frames_zeroed, 2, _render_zeroed))  # v2: single-threaded x264
 
@@ -138,7 +154,7 @@ def plan_variants(
     *,
     seed: int,
     ontology: Ontology,
-    long_context_chars: int = 10_000,
+    long_context_letters: int = 10_000,
     audio_removed_mode: str = "silence",
 ) -> list[Variant]:
     clips = sorted(clips, key=lambda c: c.id)
@@ -153,17 +169,18 @@ def plan_variants(
             if cond is Condition.aligned:
                 out.append(aligned(clip))
             elif cond is Condition.av_swap:
-                cls = rendezvous(seed, clip.id, "donor-class", others)
-                if cls is not None:  # a one-class corpus has no donor: nothing to swap
+                donors = {k: [d for d in by_class[k] if long_enough(d, clip)] for k in others}
+                cls = rendezvous(seed, clip.id, "donor-class", [k for k in others if donors[k]])
+                if cls is not None:  # a one-class corpus (or one without a long-enough donor): nothing to swap
                     out.append(
-                        swap_audio(clip, rendezvous(seed, clip.id, "donor-clip", by_class[cls], key=lambda d: d.id))
+                        swap_audio(clip, rendezvous(seed, clip.id, "donor-clip", donors[cls], key=lambda d: d.id))
                     )
             elif cond is Condition.caption:
                 wrong = rendezvous(seed, clip.id, "caption", others)
                 if wrong is not None:
                     out.append(caption(clip, wrong))
             elif cond is Condition.long_context:
-                out.append(long_context(clip, long_context_chars, seed))
+                out.append(long_context(clip, long_context_letters, seed))
             elif cond is Condition.audio_removed:
                 out.append(remove_audio(clip, audio_removed_mode))
             elif cond is Condition.frames_zeroed:

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from typing import Iterable, Optional
 
-from mmabench.schema import CONDITION_SPLIT, NONE_OF_THE_ABOVE, Condition, Item, Modality, Variant, derive_id, rng_for
+from mmabench.schema import (
+    CONDITION_SPLIT,
+    NONE_OF_THE_ABOVE,
+    Condition,
+    Item,
+    Modality,
+    Split,
+    Variant,
+    derive_id,
+    rng_for,
+)
 from mmabench.synth.conflicts import long_context_text
 
 TEMPLATES = {
     1: "Which class best describes the {modality} content of this video? Options: {options}. "
     "Answer using a single class name.",
+    2: "Which class best describes the {modality} content of this video? Options: {options}. "
+    "Answer using a single class name.",
 }
+# v2 quotes each option: 14 AudioSet class names contain commas ("Cattle, bovinae"), which v1's ", "-joined
+# list split into two options
+OPTION_FORMAT = {1: "{}", 2: '"{}"'}
+DEFAULT_TEMPLATE = 2
 MODALITY_WORD = {Modality.visual: "visual", Modality.audio: "audio"}
 
 
@@ -22,8 +38,11 @@ def options_for(vocabulary: Iterable[str], *, seed: int, for_id: str, shuffle: b
     return classes + [NONE_OF_THE_ABOVE]
 
 
-def prompt_for(variant: Variant, modality: Modality, options: list[str], template_version: int = 1) -> str:
-    question = TEMPLATES[template_version].format(modality=MODALITY_WORD[modality], options=", ".join(options))
+def prompt_for(
+    variant: Variant, modality: Modality, options: list[str], template_version: int = DEFAULT_TEMPLATE
+) -> str:
+    listed = ", ".join(OPTION_FORMAT[template_version].format(o) for o in options)
+    question = TEMPLATES[template_version].format(modality=MODALITY_WORD[modality], options=listed)
     if variant.condition is Condition.caption:
         return f"{variant.params['caption']} {question}"
     if variant.condition is Condition.long_context:
@@ -39,7 +58,8 @@ def itemize(
     build: str,
     seed: int,
     shuffle: bool = False,
-    template_version: int = 1,
+    template_version: int = DEFAULT_TEMPLATE,
+    split: Optional[Split] = None,
 ) -> list[Item]:
     """labels: clip id -> class. Visual GT is the video clip's class; audio GT the audio clip's class."""
     items = []
@@ -60,7 +80,7 @@ def itemize(
                 id=derive_id("item", [key, prompt_hash]),
                 build=build,
                 variant_id=variant.id,
-                split=CONDITION_SPLIT[variant.condition],
+                split=split or CONDITION_SPLIT[variant.condition],
                 condition=variant.condition,
                 prompt_modality=modality,
                 prompt=prompt,

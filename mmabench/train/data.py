@@ -38,7 +38,7 @@ def wanted(item: Item) -> bool:
     return item.condition is not Condition.frames_zeroed or item.prompt_modality is Modality.visual
 
 
-def sft_examples(m: Manifest, build: str, split: Split | str = Split.full) -> list[Example]:
+def sft_examples(m: Manifest, build: str, split: Split | str = Split.train) -> list[Example]:
     """The build's training examples in item-id order (a stable base for the seeded per-epoch shuffle)."""
     items = [i for i in m.items(split=split, build=build) if wanted(i)]
     with m.session() as s:

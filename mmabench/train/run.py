@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 from mmabench.adapters.hf import adapter_sha256, weights_id
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import TrainRunRow
+from mmabench.pipeline.pools import check_build_pools
 from mmabench.schema import Split, derive_id
 from mmabench.train.data import sft_examples
 from mmabench.train.lora import LoraRecipe, TrainResult, total_steps, train_lora
@@ -46,7 +47,8 @@ def train(
     out: str | Path = "mmabench_lora",
     recipe: Optional[LoraRecipe] = None,
     *,
-    split: Split | str = Split.full,
+    split: Split | str = Split.train,
+    allow_test_items: bool = False,
     home=None,
     db=None,
     resume: bool = True,
@@ -55,7 +57,14 @@ def train(
     on_plan: Optional[Callable[[int, int], None]] = None,
 ) -> TrainReport:
     recipe = recipe or LoraRecipe()
+    if Split(split) is not Split.train and not allow_test_items:
+        raise ValueError(
+            f"training on {Split(split).value!r} items of a test build would leak the benchmark into the model; "
+            "train on a train build (build --split train from a disjoint pool), or pass --allow-test-items"
+        )
     with Manifest(db, home) as m:
+        if Split(split) is Split.train:
+            check_build_pools(m, build)  # no source clip of this build may sit in any test build
         examples = sft_examples(m, build, split)
         if not examples:
             raise ValueError(f"build {build!r} has no training items in split {Split(split).value!r}")

@@ -25,6 +25,46 @@ def test_parse_answer(text, expected):
     assert parse_answer(text, OPTS) == expected
 
 
+# real AudioSet names with commas, as template v2 lists them (quoted)
+COMMA_OPTS = [
+    "Bird",
+    "Bird vocalization, bird call, bird song",
+    "Canidae, dogs, wolves",
+    "Cattle, bovinae",
+    "Dog",
+    "Vehicle horn, car horn, honking",
+    "Car",
+    "None of the above",
+]
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Cattle, bovinae", ("Cattle, bovinae", "exact")),
+        ('"Cattle, bovinae"', ("Cattle, bovinae", "exact")),
+        ("Cattle", ("Cattle, bovinae", "head")),
+        ("I think these are cattle.", ("Cattle, bovinae", "head")),
+        ("Canidae", ("Canidae, dogs, wolves", "head")),
+        ("Bird vocalization", ("Bird vocalization, bird call, bird song", "head")),  # longer than 'Bird'
+        ("Bird", ("Bird", "exact")),
+        ("Vehicle horn", ("Vehicle horn, car horn, honking", "head")),
+        ("a car horn", ("Car", "contained")),  # 'car horn' is not a head: only the run before the first comma
+        ("dogs", (None, "unparsed")),  # not a head, and 'Dog' is whole words only
+        ("cattle or a dog", (None, "unparsed")),  # two options named
+        ("bovinae", (None, "unparsed")),
+    ],
+)
+def test_parse_answer_with_commas_in_class_names(text, expected):
+    assert parse_answer(text, COMMA_OPTS) == expected
+
+
+def test_a_head_noun_shared_or_equal_to_another_option_is_not_used():
+    assert parse_answer("Dog", ["Dog, bark", "Dog", "None of the above"]) == ("Dog", "exact")
+    assert parse_answer("bell", ["Bell, chime", "Bell, gong", "None of the above"]) == (None, "unparsed")
+    assert parse_answer("church", ["Church, chapel", "Church bell", "None of the above"]) == (None, "unparsed")
+
+
 def test_normalise():
     assert normalise("Cattle,_bovinae!") == "cattle bovinae"
 

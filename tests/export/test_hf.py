@@ -118,7 +118,8 @@ def test_export_refuses_a_non_empty_folder(demo_home, tmp_path):
 
 
 def test_llamafactory_files_follow_the_sharegpt_schema(demo_home, tmp_path):
-    rep = export_llamafactory(tmp_path / "lf", home=demo_home)
+    # the demo is a test build: exporting it for tuning must be asked for (train builds: tests/pipeline/test_pools.py)
+    rep = export_llamafactory(tmp_path / "lf", home=demo_home, split="full", allow_test_items=True)
     info = json.loads((tmp_path / "lf" / "dataset_info.json").read_text())["mmabench"]
     assert info["formatting"] == "sharegpt" and info["columns"] == {
         "messages": "messages",

@@ -56,6 +56,37 @@ def test_remux_section_cuts_on_keyframes_without_reencoding(clip_factory, tmp_pa
     assert abs(media.probe(out).duration - 2.0) < 0.2
 
 
+def _frames(path):
+    with av.open(str(path)) as c:
+        return [(float(f.pts * f.time_base), f.to_ndarray(format="rgb24").astype(int)) for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize("start", [4.0, 4.03])
+def test_remux_section_between_keyframes_is_exact(clip_factory, tmp_path, start):
+    """Keyframes every 2.5 s; asked 4-6 s: 2.0 s +- one frame whose first frame is the source's at 4 s (the
+    old cut started at the keyframe before, 2.5 s, and gave 3.5 s)."""
+    v = clip_factory("v.mp4", seconds=10, fps=10, gop=25)
+    out = tmp_path / "cut.mp4"
+    info = media.remux(v, out, start=start, end=6.0)
+    assert info["cut"]["video"] == "reencode" and info["cut"]["vcodec"] == "libx264" and info["cut"]["frames"] == 20
+    assert abs(media.probe(out).duration - 2.0) <= 0.1
+    got, src = _frames(out), dict(_frames(v))
+    assert len(got) == 20 and got[0][0] == 0.0
+    near = {t: f for t, f in src.items() if 3.5 <= t <= 4.5}  # the test pattern repeats every 1.6 s
+    best = min(near, key=lambda t: np.abs(near[t] - got[0][1]).mean())
+    assert abs(best - 4.0) < 1e-6
+    with av.open(str(out)) as c:
+        a = [p for p in c.demux(c.streams.audio[0]) if p.size]
+        assert abs(float(a[0].pts * a[0].time_base)) < 1e-6 and len(a) >= int(2.0 * 16000 / 1024) - 1
+
+
+def test_remux_section_on_a_keyframe_is_stream_copied(clip_factory, tmp_path):
+    v = clip_factory("v.mp4", seconds=10, fps=10, gop=25)
+    info = media.remux(v, tmp_path / "cut.mp4", start=5.0, end=7.0)
+    assert info == {"cut": {"start": 5.0, "end": 7.0, "video": "copy"}}
+    assert set(packets(tmp_path / "cut.mp4", "video")) <= set(packets(v, "video"))
+
+
 @pytest.mark.parametrize(
     "kwargs,status",
     [
@@ -114,7 +145,7 @@ def test_sweep_partials_removes_only_dead_writers_files(tmp_path):
     assert not dead.exists() and live.exists() and (tmp_path / "v" / "keep.mp4").exists()
 
 
-@pytest.mark.parametrize("op", ["zero_frames", "remove_audio", "swap_audio", "remux"])
+@pytest.mark.parametrize("op", ["zero_frames", "remove_audio", "swap_audio", "remux", "remux_cut"])
 def test_every_writer_renders_byte_identical_under_parallel_load(op, clip_factory, tmp_path):
     """A variant must re-render from its recipe to the same sha256 (verify --repair relies on it): 20 renders
     of each writer, 4 at a time beside a CPU-burning thread, all hash alike."""
@@ -128,6 +159,7 @@ def test_every_writer_renders_byte_identical_under_parallel_load(op, clip_factor
         "remove_audio": lambda d: media.remove_audio(src, d),
         "swap_audio": lambda d: media.swap_audio(src, donor, d),
         "remux": lambda d: media.remux(src, d),
+        "remux_cut": lambda d: media.remux(src, d, 0.55, 1.75),  # between keyframes: the re-encoded cut
     }[op]
     stop = threading.Event()
     burner = threading.Thread(target=lambda: [sum(range(10_000)) for _ in iter(stop.is_set, True)])

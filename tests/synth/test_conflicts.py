@@ -53,3 +53,30 @@ def test_recipe_ids_are_content_addressed_and_text_conditions_share_aligned_medi
     assert by[(Condition.caption, c0)].params["wrong_class"] != CLIPS[0].label
     with pytest.raises(ValueError):
         swap_audio(CLIPS[0], CLIPS[1])
+
+
+def test_donors_are_at_least_as_long_as_the_video():
+    def c(i, label, seconds):
+        return clip(i, label, ONTO.mid(label)).model_copy(update={"duration": seconds})
+
+    video = c(0, "Dog", 5.0)
+    short = [c(1, "Cat", 2.0), c(2, "Music", 4.8), c(3, "Speech", 2.0)]
+    ok = [c(4, "Music", 5.0), c(5, "Cat", 4.95)]  # 4.95: within one AAC + one video frame of rounding
+    for seed in range(20):
+        donor = _donors([video, *short, *ok], seed)[video.id]
+        assert donor in {x.id for x in ok}
+    assert video.id not in _donors([video, *short], 0)  # no long-enough donor at all: no swap, never a gap
+    with pytest.raises(ValueError, match="shorter than the video"):
+        swap_audio(video, short[0])
+    assert swap_audio(video, ok[0]).params == {"trim": "video_length", "donor": "at_least_video_length"}
+
+
+def test_a_short_donor_is_refused_at_render_time_too(tmp_path):
+    from mmabench.synth.conflicts import ops
+    from tests.mediagen import make_clip
+
+    v, a = make_clip(tmp_path / "v.mp4", seconds=5), make_clip(tmp_path / "a.mp4", seconds=2, freq=900)
+    variant = swap_audio(clip(0, "Dog"), clip(1, "Cat"))  # durations unknown to the plan
+    with pytest.raises(ValueError, match="sounds 2.0"):
+        ops.get("av_swap").render(variant, {"video": v, "audio": a}, tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()

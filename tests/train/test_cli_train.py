@@ -8,7 +8,7 @@ from mmabench.pipeline.build import build
 
 
 def test_train_lora_cli_trains_records_and_prints_the_eval_command(tiny_omni, tmp_path):
-    build("conflict", home=tmp_path / "ws", progress=False)
+    build("train", home=tmp_path / "ws", progress=False)
     args = [
         "train",
         "lora",
@@ -35,6 +35,8 @@ def test_train_lora_cli_trains_records_and_prints_the_eval_command(tiny_omni, tm
     assert "2 steps" in res.output and "--adapter" in res.output and (tmp_path / "l" / "adapter").is_dir()
     bad = CliRunner().invoke(app, [*args[:-1], "--build", "nope"])
     assert bad.exit_code == 2 and "no training items" in bad.output and "Traceback" not in bad.output
+    test_items = CliRunner().invoke(app, [*args, "--split", "conflict"])
+    assert test_items.exit_code == 2 and "--allow-test-items" in test_items.output
 
 
 def test_train_llamafactory_dry_run_writes_the_study_recipe(tmp_path):

@@ -33,7 +33,7 @@ def home(tmp_path_factory):
 @pytest.fixture(scope="module")
 def examples(home):
     with Manifest(home=home) as m:
-        return sft_examples(m, "default")
+        return sft_examples(m, "default", "full")  # a test build's items: fine for plumbing tests
 
 
 def test_sft_set_follows_the_study_recipe(examples):
@@ -107,14 +107,19 @@ def test_training_inputs_are_the_eval_adapters_inputs(tiny_omni, examples):
 
 
 def test_tuned_model_is_recorded_and_never_served_base_answers(tiny_omni, home, tmp_path):
-    rep = train(str(tiny_omni), "default", tmp_path / "lora", LoraRecipe(max_steps=4, **FAST), home=home)
+    """Train on a train build (its own workspace: the demo pool may not be both train and test), then
+    evaluate base and tuned on a test build."""
+    train_home = tmp_path / "train_ws"
+    build("train", home=train_home, progress=False)
+    rep = train(str(tiny_omni), "default", tmp_path / "lora", LoraRecipe(max_steps=4, **FAST), home=train_home)
     rows = run_readonly(
-        f"sqlite:///{home}/manifest.db",
-        "SELECT status, steps, items, adapter_sha256, base_weights, config FROM train_runs",
+        f"sqlite:///{train_home}/manifest.db",
+        "SELECT status, steps, items, split, adapter_sha256, config FROM train_runs",
     )[1]
-    status, steps, items, sha, weights, cfg = rows[0]
+    status, steps, items, split, sha, cfg = rows[0]
     cfg = json.loads(cfg) if isinstance(cfg, str) else cfg
-    assert (status, steps, items) == ("finished", 4, 90) and sha == rep.adapter_sha256 and cfg["rank"] == 8
+    assert (status, steps, items, split) == ("finished", 4, 90, "train") and sha == rep.adapter_sha256
+    assert cfg["rank"] == 8
     base = make_adapter("hf", path=str(tiny_omni), frames=4, frame_size=112, max_new_tokens=4)
     tuned = make_adapter(
         "hf", path=str(tiny_omni), frames=4, frame_size=112, max_new_tokens=4, adapter=str(rep.result.adapter_dir)
@@ -123,15 +128,16 @@ def test_tuned_model_is_recorded_and_never_served_base_answers(tiny_omni, home, 
     r2 = evaluate(tuned, split="conflict", home=home, limit=4)
     assert r1.called == 4 and r2.called == 4 and r2.cached == 0 and r1.run_id != r2.run_id
     with Manifest(home=home) as m:
-        item = next(iter(m.items(split="conflict")))
-    req = Request(
-        item,
-        *next(
-            (e.media_path, e.media_sha256)
-            for e in sft_examples(Manifest(home=home), "default")
-            if e.item.variant_id == item.variant_id
-        ),
-    )
-    batch, _ = base.inputs(req)
+        ex = sft_examples(
+            m,
+            "default",
+            "full",
+        )[0]
+    batch, _ = base.inputs(Request(ex.item, ex.media_path, ex.media_sha256))
     with torch.no_grad():
         assert not torch.allclose(base.net(**batch).logits, tuned.net(**batch).logits)
+
+
+def test_training_on_test_items_is_refused_unless_asked(tiny_omni, home, tmp_path):
+    with pytest.raises(ValueError, match="allow-test-items"):
+        train(str(tiny_omni), "default", tmp_path / "x", LoraRecipe(max_steps=1, **FAST), split="full", home=home)
