@@ -117,6 +117,7 @@ def train_llamafactory_cmd(
     out_dir: Path = typer.Option(Path("mmabench_llamafactory"), "--out"),
     epochs: float = typer.Option(1.0),
     run: bool = typer.Option(True, "--run/--dry-run", help="Run llamafactory-cli when installed."),
+    allow_test_items: bool = typer.Option(False, help="Export a test build's items (plumbing and ablations only)."),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
 ) -> None:
@@ -125,7 +126,7 @@ def train_llamafactory_cmd(
     from mmabench.export.llamafactory import export_llamafactory, write_train_yaml
 
     try:
-        rep = export_llamafactory(out_dir, build=build_name, home=home, db=db)
+        rep = export_llamafactory(out_dir, build=build_name, allow_test_items=allow_test_items, home=home, db=db)
     except LookupError as e:
         _fail(str(e), 2)
     yaml_path = write_train_yaml(out_dir, model, epochs=epochs)

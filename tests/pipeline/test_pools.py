@@ -53,7 +53,11 @@ def test_train_build_from_a_disjoint_pool_is_recorded_and_exported(db_url, tmp_p
         build("conflict", BuildConfig(name="tune", sources=[pool]), home=home, db=db_url, progress=False)
 
     hf = export_hf(tmp_path / "rel", build="tune", home=home, db=db_url)
-    assert hf.configs == {"train": 24} and (tmp_path / "rel" / "data" / "train").is_dir()
+    assert hf.configs == {"train": 24}
+    import datasets
+
+    ds = datasets.load_dataset(str(tmp_path / "rel"), "train", split="train", cache_dir=str(tmp_path / "hfc"))
+    assert len(ds) == 24 and set(ds["condition"]) == {"aligned", "av_swap", "frames_zeroed"}
     assert "split: train" in (tmp_path / "rel" / "README.md").read_text()
     with pytest.raises(LookupError, match="'default' is a test build: its configs are conflict"):
         export_hf(tmp_path / "rel2", build="default", splits=["train"], home=home, db=db_url)

@@ -40,7 +40,7 @@ def test_train_lora_cli_trains_records_and_prints_the_eval_command(tiny_omni, tm
 
 
 def test_train_llamafactory_dry_run_writes_the_study_recipe(tmp_path):
-    build("full", home=tmp_path / "ws", progress=False)
+    build("train", home=tmp_path / "ws", progress=False)
     res = CliRunner().invoke(
         app,
         [
