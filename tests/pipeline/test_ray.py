@@ -84,7 +84,11 @@ def test_run_functions_do_not_capture_the_manifest(tmp_path):
     from mmabench.pipeline.build import ingest_stage, item_stage, synth_stage
 
     with Manifest(home=tmp_path) as m:
-        for stage in (ingest_stage(m, [], None, False), synth_stage(m, [], {}, None), item_stage(m, [], [], "x", None)):
+        for stage in (
+            ingest_stage(m, [], None, False),
+            synth_stage(m, [], {}, None),
+            item_stage(m, [], [], "x", None, {}),
+        ):
             blob = cloudpickle.dumps(stage.run)
             assert b"sqlalchemy" not in blob, stage.name
 
