@@ -256,7 +256,7 @@ def _print_report(report) -> None:
         it.add_row(cond, str(report.items.get((cond, "visual"), 0)), str(report.items.get((cond, "audio"), 0)))
     out.print(it)
     if report.removed_items:
-        out.print(f"removed {report.removed_items} stale items")
+        out.print(f"superseded {report.removed_items} items this configuration no longer makes (kept for runs)")
     out.print(
         "[green]nothing to do: the manifest is up to date[/]"
         if report.new_work == 0
