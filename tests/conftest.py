@@ -28,6 +28,9 @@ def _fresh_model_cache(tmp_path_factory):
     """Exported model files (the EfficientNet ONNX) go to a per-session cache, so every run exercises the
     export path a fresh machine takes instead of reusing ~/.cache from earlier runs."""
     os.environ["MMABENCH_CACHE"] = str(tmp_path_factory.mktemp("model_cache"))
+    # datasets keys its cache of a local folder by content: a release exported by an earlier run to another
+    # path would come back with that run's file paths. One cache per session (set before datasets imports).
+    os.environ.setdefault("HF_DATASETS_CACHE", str(tmp_path_factory.mktemp("hf_datasets")))
     yield
 
 

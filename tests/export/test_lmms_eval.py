@@ -44,7 +44,9 @@ def test_task_yaml_and_hooks_over_a_release(demo_home, tmp_path):
         names[0] == "accuracy" and "accuracy_frames_zeroed_visual" in names and "accuracy_audio_removed_audio" in names
     )
     docs = task["process_docs"](
-        datasets.load_dataset(task["dataset_path"], task["dataset_name"], split=task["test_split"])
+        datasets.load_dataset(
+            task["dataset_path"], task["dataset_name"], split=task["test_split"], cache_dir=str(tmp_path / "hfc")
+        )
     )
     assert len(docs) == 72
     points: dict[str, list] = {}
