@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-from html import escape as html_escape
 
 import pytest
+from markupsafe import escape as _escape
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
@@ -15,6 +15,11 @@ from starlette.testclient import TestClient
 from mmabench.serve.app import create_app
 from mmabench.serve.items import split_prompt
 from mmabench.serve.runs import mcnemar_exact
+
+
+def html_escape(s: str) -> str:  # what Jinja2's autoescape writes (&#34; for a double quote)
+    return str(_escape(s))
+
 
 ITEM_LINK = re.compile(r'href="/items/(\w{16})"')
 
