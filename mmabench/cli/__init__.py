@@ -4,7 +4,7 @@ One module per command group registers its commands on the shared `app` (cli/app
 
 from __future__ import annotations
 
-from mmabench.cli import build, doctor, eval_cmd, query, release, tag  # noqa: F401  (register the commands)
+from mmabench.cli import build, db_cmd, doctor, eval_cmd, query, release, tag  # noqa: F401  (register the commands)
 from mmabench.cli.app import app
 
 __all__ = ["app", "main"]
