@@ -11,7 +11,17 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    app()
+    from mmabench.db.migrate import SchemaError
+
+    try:
+        app()
+    except SchemaError as e:  # raised wherever a command opens the manifest: one line, not a traceback
+        from rich.markup import escape
+
+        from mmabench.cli.app import err
+
+        err.print(f"[bold red]error:[/] {escape(str(e))}")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -38,3 +38,22 @@ def init_readonly_role(
         except RoleError as e:
             _fail(escape(str(e)), 2)
     out.print(f"role {role}: SELECT on {len(names)} tables and views ({', '.join(names)}); `mmabench query` uses it")
+
+
+@db_app.command("repair")
+def repair(home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt) -> None:
+    """Finish a schema that a run killed during its first migration left half-made (tables without a recorded
+    revision): creates what is missing and records the revision; deletes nothing. A sound schema is left as is."""
+    from mmabench.config import db_url
+    from mmabench.db.manifest import make_engine
+    from mmabench.db.migrate import SchemaError
+    from mmabench.db.migrate import repair as repair_schema
+
+    engine = make_engine(db_url(db, home))
+    try:
+        done = repair_schema(engine)
+    except SchemaError as e:
+        _fail(escape(str(e)), 1)
+    finally:
+        engine.dispose()
+    out.print(f"repaired: {', '.join(done)}" if done else "the schema is sound: nothing to repair")

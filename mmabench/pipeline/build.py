@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 
 from mmabench import media
 from mmabench.config import BuildConfig
-from mmabench.db.manifest import Manifest
+from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
 from mmabench.pipeline.stages import LocalExecutor, Stage, StageReport, make_progress, run_stage
 from mmabench.registry import sources as source_registry
@@ -335,9 +335,15 @@ def ingest(
 
 
 def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> None:
+    versions = {"mmabench": __version__, **media.tool_versions()}
+    values = dict(config=cfg.model_dump(mode="json"), config_hash=cfg.content_hash(), seed=cfg.seed, versions=versions)
     with m.session() as s, s.begin():
-        row = s.get(BuildRow, cfg.name)
-        if row is not None and row.config_hash != cfg.content_hash():
+        # insert-or-nothing first: racing first builds all succeed (one row), and the write lock is taken before
+        # the read below, so SQLite never has to upgrade a read transaction
+        upsert(s, BuildRow.__table__, [dict(name=cfg.name, timings={}, **values)])
+        row = s.get(BuildRow, cfg.name, with_for_update=True)
+        assert row is not None
+        if row.config_hash != cfg.content_hash():
             old = BuildConfig.model_validate(row.config)
             changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in old.diff(cfg).items())
             if not force_config:
@@ -346,13 +352,6 @@ def _register_build(m: Manifest, cfg: BuildConfig, force_config: bool) -> None:
                     f"Start a new build with --name NEW (or another --home), or pass --force-config to re-make "
                     f"{cfg.name!r} with the new configuration."
                 )
-        versions = {"mmabench": __version__, **media.tool_versions()}
-        values = dict(
-            config=cfg.model_dump(mode="json"), config_hash=cfg.content_hash(), seed=cfg.seed, versions=versions
-        )
-        if row is None:
-            s.add(BuildRow(name=cfg.name, timings={}, **values))
-        elif row.config_hash != values["config_hash"]:
             for k, v in values.items():
                 setattr(row, k, v)
             row.updated_at = datetime.now(timezone.utc)
