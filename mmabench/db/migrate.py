@@ -169,6 +169,6 @@ def _skip_existing(ctx: MigrationContext, conn: Connection, done: list[str]) -> 
         if view:
             done.append(f"view {view.group(1)}")
 
-    impl.create_table = table  # type: ignore[method-assign]
-    impl.create_index = index  # type: ignore[method-assign]
+    impl.create_table = table  # type: ignore[method-assign, assignment]
+    impl.create_index = index  # type: ignore[method-assign, assignment]
     impl.execute = sql  # type: ignore[method-assign]
