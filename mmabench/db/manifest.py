@@ -125,6 +125,17 @@ class Manifest:
             for r in s.scalars(q.order_by(ItemRow.id)):
                 yield _item(r)
 
+    def require_items(self, build: str, split: Split | str = Split.full) -> None:
+        """Raise LookupError (naming the builds that do have items) when `build` has no items of `split`."""
+        conds = [c.value for c in conditions_for(split)]
+        with self.session() as s:
+            q = select(ItemRow.id).where(ItemRow.build == build, ItemRow.condition.in_(conds)).limit(1)
+            if s.scalar(q) is not None:
+                return
+            names = list(s.scalars(select(ItemRow.build).distinct().order_by(ItemRow.build)))
+        have = ", ".join(names) if names else "none (run `mmabench build` first)"
+        raise LookupError(f"build {build!r} has no {Split(split).value} items; builds with items here: {have}")
+
     def build_row(self, name: str) -> Optional[BuildRow]:
         with self.session() as s:
             return s.get(BuildRow, name)
