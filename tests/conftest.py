@@ -86,9 +86,24 @@ def pg_url(pg_server):
     admin = pg_server.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(admin, autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.rsplit("/", 1)[0] + "/" + name
+    url = pg_server.rsplit("/", 1)[0] + "/" + name
+    _reader_role(url)
+    yield url
     with psycopg.connect(admin, autocommit=True) as con:
         con.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _reader_role(url: str) -> None:
+    """`mmabench query` runs as a SELECT-only role: made here, as a user would with `mmabench db
+    init-readonly-role`; default privileges cover the tables the test creates later."""
+    from mmabench.db.manifest import make_engine
+    from mmabench.db.roles import init_readonly_role
+
+    engine = make_engine(url)
+    try:
+        init_readonly_role(engine)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

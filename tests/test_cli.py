@@ -368,3 +368,20 @@ def test_tag_with_an_audioset_checkpoint(cwd):
         assert "no CUDA GPU" in run(line + " --no-progress", code=2).output
         line = line.replace("--device cuda", "--device cpu")
     assert "hf-audio: 18 tagged, 18 model calls" in run(line + " --no-progress").output
+
+
+def test_build_with_a_class_no_source_offers_is_refused_and_stores_nothing(cwd):
+    res = run("mmabench build --class Dgo --class Cta --class Cat --no-progress", code=2)
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    assert "class 'Dgo', 'Cta' (did you mean 'Cat'?) in the sources" in res.output and "nothing was built" in res.output
+    assert not (cwd / "mmabench_data" / "manifest.db").exists()  # no build row holding classes: ['Dgo']
+
+
+def test_eval_and_webdataset_of_a_missing_build_fail_and_record_nothing(cwd):
+    run("mmabench build --split conflict --no-progress")
+    res = run("mmabench eval --model random --build nope --no-progress", code=2)
+    assert len(res.output.strip().splitlines()) == 1 and "'nope'" in res.output and "default" in res.output
+    assert json.loads(run('mmabench query --format json "select count(*) as n from runs"').stdout) == [{"n": 0}]
+    res = run("mmabench export webdataset shards/ --build nope", code=2)
+    assert len(res.output.strip().splitlines()) == 1 and "'nope'" in res.output
+    assert not (cwd / "shards").exists()

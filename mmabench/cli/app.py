@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, however narrow the terminal
 
 HomeOpt = typer.Option(None, "--home", envvar="MMABENCH_HOME", help="Workspace folder (manifest.db, media/).")
 DbOpt = typer.Option(

@@ -70,6 +70,13 @@ def eval_cmd(
         adapter = make_adapter(adapter_name, model_id, **options)
     except (LookupError, TypeError, RuntimeError) as e:
         _fail(str(e), 2)
+    from mmabench.db.manifest import Manifest
+
+    with Manifest(db, home) as m:
+        try:
+            m.require_items(name, split.value)  # no empty run is recorded for a build that is not there
+        except LookupError as e:
+            _fail(escape(str(e)), 2)
     with make_progress(progress, err) as bar:
         rep = evaluate(
             adapter,
@@ -90,7 +97,6 @@ def eval_cmd(
     )
     for e in rep.error_samples:
         out.print(f"  [red]error[/] {escape(e)}")
-    from mmabench.db.manifest import Manifest
     from mmabench.eval.report import load_scores
 
     with Manifest(db, home) as m:

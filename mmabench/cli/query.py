@@ -38,11 +38,25 @@ def query(
     ),
     list_queries: bool = typer.Option(False, "--list", help="List the canned queries shipped with mmabench."),
     fmt: OutFormat = typer.Option(OutFormat.table, "--format", help="table, csv or json."),
+    timeout: float = typer.Option(30.0, "--timeout", help="Stop the statement after this many seconds."),
+    role: str = typer.Option(
+        "mmabench_reader",
+        "--role",
+        envvar="MMABENCH_READONLY_ROLE",
+        help="PostgreSQL: the SELECT-only role to connect as (see `mmabench db init-readonly-role`).",
+    ),
+    readonly_url: Optional[str] = typer.Option(
+        None,
+        "--readonly-url",
+        envvar="MMABENCH_READONLY_DB",
+        help="PostgreSQL: a URL that logs in as a SELECT-only role (instead of --db's server with --role).",
+    ),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
 ) -> None:
-    """Run one read-only SQL statement on the manifest. Writes are refused by the database and change nothing.
-    Tables: builds, clips, variants, items; view: items_flat."""
+    """Run one read-only SQL statement (SELECT, WITH … SELECT, VALUES, EXPLAIN) on the manifest. On PostgreSQL it
+    runs as a SELECT-only role in a read-only transaction; SQLite is opened read-only. Writes are refused and
+    change nothing. Tables: builds, clips, variants, items; view: items_flat."""
     from mmabench.config import db_url
     from mmabench.db.readonly import QueryError, ReadOnlyViolation, run_readonly
 
@@ -59,11 +73,11 @@ def query(
     if not sql:
         _fail("give a SQL statement or --file")
     try:
-        cols, rows = run_readonly(db_url(db, home), sql)
+        cols, rows = run_readonly(db_url(db, home), sql, role=role, readonly_url=readonly_url, timeout=timeout)
     except ReadOnlyViolation as e:
-        _fail(str(e), 3)
+        _fail(escape(str(e)), 3)
     except QueryError as e:
-        _fail(f"query failed: {e}", 2)
+        _fail(escape(f"query failed: {e}"), 2)
     if fmt is OutFormat.csv:
         w = csv.writer(sys.stdout)
         w.writerow(cols)

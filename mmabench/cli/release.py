@@ -152,8 +152,16 @@ def export_webdataset_cmd(
     db: Optional[str] = DbOpt,
 ) -> None:
     """Tar shards (<variant>.mp4 + <variant>.json with its items) for streaming training."""
+    from rich.markup import escape
+
+    from mmabench.db.manifest import Manifest
     from mmabench.export.webdataset import export_webdataset
 
+    with Manifest(db, home) as m:
+        try:
+            m.require_items(build_name, split.value)  # else it would write 0 shards and exit 0
+        except LookupError as e:
+            _fail(escape(str(e)), 2)
     rep = export_webdataset(out_dir, build=build_name, split=split.value, max_samples=max_samples, home=home, db=db)
     out.print(f"wrote {rep['samples']} samples in {len(rep['shards'])} shard(s) to {out_dir}")
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, Table, create_engine, event, select
 from sqlalchemy.orm import Session
 
 from mmabench.config import db_url, home_dir
+from mmabench.db.migrate import MIGRATIONS, migrate
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
 from mmabench.schema import Clip, ClipStatus, Condition, Item, Modality, Split, Variant, conditions_for
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+__all__ = ["MIGRATIONS", "Manifest", "make_engine", "migrate", "upsert"]
 UPSERT_CHUNK = 5000
 
 
@@ -37,22 +34,6 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def _alembic_config() -> AlembicConfig:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return cfg
-
-
-def migrate(engine: Engine) -> None:
-    cfg = _alembic_config()
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    with engine.begin() as conn:
-        if MigrationContext.configure(conn).get_current_revision() == head:
-            return
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
 
 
 def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], update: Iterable[str] = ()) -> None:
@@ -87,7 +68,11 @@ class Manifest:
         self.url = db_url(url, home)
         self.engine = make_engine(self.url)
         if create:
-            migrate(self.engine)
+            try:
+                migrate(self.engine)
+            except BaseException:
+                self.engine.dispose()
+                raise
 
     @property
     def media_root(self) -> Path:
@@ -146,6 +131,17 @@ class Manifest:
         with self.session() as s:
             for r in s.scalars(q.order_by(ItemRow.id)):
                 yield _item(r)
+
+    def require_items(self, build: str, split: Split | str = Split.full) -> None:
+        """Raise LookupError (naming the builds that do have items) when `build` has no items of `split`."""
+        conds = [c.value for c in conditions_for(split)]
+        with self.session() as s:
+            q = select(ItemRow.id).where(ItemRow.build == build, ItemRow.condition.in_(conds)).limit(1)
+            if s.scalar(q) is not None:
+                return
+            names = list(s.scalars(select(ItemRow.build).distinct().order_by(ItemRow.build)))
+        have = ", ".join(names) if names else "none (run `mmabench build` first)"
+        raise LookupError(f"build {build!r} has no {Split(split).value} items; builds with items here: {have}")
 
     def build_row(self, name: str) -> Optional[BuildRow]:
         with self.session() as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tempfile
 import time
@@ -30,6 +31,24 @@ from mmabench.version import __version__
 
 class BuildConfigMismatch(RuntimeError):
     pass
+
+
+class UnknownClasses(LookupError):
+    pass
+
+
+def _check_classes(cfg: BuildConfig, specs: list[ClipSpec], sources: list) -> None:
+    """A --class that no source offers is a typo, not an empty build: refuse it before anything is stored."""
+    unknown = [c for c in cfg.classes or [] if c not in {s.label for s in specs}]
+    if unknown:
+        offered = {spec.label for src in sources for spec in src.specs()}
+        hints = [
+            f"{c!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(c, offered, n=1)) else repr(c)
+            for c in unknown
+        ]
+        raise UnknownClasses(
+            f"no clip of class {', '.join(hints)} in the sources ({len(offered)} classes offered); nothing was built"
+        )
 
 
 @dataclass
@@ -307,8 +326,8 @@ def apply_items(m: Manifest, name: str, pending: dict) -> None:
     with m.session() as s, s.begin():
         values = dict(pending.get("config") or {})
         if values.pop("new", False):
-            s.add(BuildRow(name=name, timings={}, **values))
-            s.flush()  # the items below reference it
+            # insert-or-nothing: racing first builds of one name all succeed, with one row
+            upsert(s, BuildRow.__table__, [dict(name=name, timings={}, **values)])
         elif values:
             row = s.get(BuildRow, name)
             for k, v in values.items():
@@ -419,12 +438,13 @@ def build(
     cfg = (config or BuildConfig()).model_copy(update={"train": split is Split.train})
     conditions = list(conditions_for(split))
     report = BuildReport(cfg.name, split.value)
+    sources = make_sources(cfg)
+    specs = collect_specs(cfg, sources)
+    _check_classes(cfg, specs, sources)
     runner = make_executor(executor, workers, ray_address)
     with Manifest(db, home) as m:
         pending: dict = {"config": _register_build(m, cfg, force_config)}
         media.sweep_partials(m.media_root)  # what a killed build was writing; its rows were never committed
-        sources = make_sources(cfg)
-        specs = collect_specs(cfg, sources)
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
         with make_progress(progress, console) as bar:
             report.stages.append(

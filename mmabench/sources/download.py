@@ -2,11 +2,13 @@
 
 Why the Python API and not the CLI: one process, shared rate limiter, structured errors. Its check for
 "partial download needs ffmpeg" ignores `ffmpeg_location`, so the bundled imageio-ffmpeg binary is put
-first on PATH under the name `ffmpeg` (a symlink in a private directory) once per process.
+first on PATH under the name `ffmpeg`: a symlink in a folder this process made with mkdtemp (0700, ours,
+unguessable, removed at exit). No shared folder is used, so nothing another user planted is ever run.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import shutil
@@ -97,22 +99,40 @@ def classify(message: str) -> tuple[ClipStatus, bool]:
 
 
 _ffmpeg_lock = threading.Lock()
+_ffmpeg_dir: Optional[Path] = None
+
+
+def _private_link_ok(d: Path, exe: str) -> bool:
+    """Our folder still is ours, private, and holds exactly the link to the bundled binary."""
+    try:
+        st = d.lstat()
+        link = d / "ffmpeg"
+        return (
+            st.st_uid == os.getuid()
+            and (st.st_mode & 0o777) == 0o700
+            and link.is_symlink()
+            and os.readlink(link) == exe
+            and os.access(exe, os.X_OK)
+        )
+    except OSError:
+        return False
 
 
 def ensure_ffmpeg_on_path() -> str:
-    """Put the bundled ffmpeg first on PATH as `ffmpeg` (see module docstring)."""
+    """Put the bundled ffmpeg first on PATH as `ffmpeg` (see module docstring); a private folder that went
+    stale (removed, link changed, permissions opened) is replaced by a fresh one."""
     import imageio_ffmpeg
 
-    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    global _ffmpeg_dir
+    exe = str(Path(imageio_ffmpeg.get_ffmpeg_exe()).resolve())
     with _ffmpeg_lock:
-        if shutil.which("ffmpeg") and Path(shutil.which("ffmpeg")).resolve() == Path(exe).resolve():
-            return exe
-        d = Path(tempfile.gettempdir()) / f"mmabench-ffmpeg-{os.getuid()}"
-        d.mkdir(exist_ok=True)
-        link = d / "ffmpeg"
-        if not link.exists():
-            link.symlink_to(exe)
-        os.environ["PATH"] = f"{d}{os.pathsep}{os.environ.get('PATH', '')}"
+        if _ffmpeg_dir is None or not _private_link_ok(_ffmpeg_dir, exe):
+            d = Path(tempfile.mkdtemp(prefix="mmabench-ffmpeg-"))  # 0700, created atomically, never reused
+            (d / "ffmpeg").symlink_to(exe)
+            atexit.register(shutil.rmtree, d, ignore_errors=True)
+            _ffmpeg_dir = d
+        rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != str(_ffmpeg_dir)]
+        os.environ["PATH"] = os.pathsep.join([str(_ffmpeg_dir), *rest])
     return exe
 
 

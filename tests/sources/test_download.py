@@ -1,5 +1,10 @@
 """yt-dlp against a loopback server: section cut, 404, 500-then-success, 429, truncated body, slow server."""
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from mmabench import media
@@ -86,3 +91,52 @@ def test_slow_server_hits_the_timeout(served, tmp_path):
 )
 def test_classify_youtube_messages(msg, status, transient):
     assert classify(msg) == (status, transient)
+
+
+@pytest.fixture
+def own_tmp(tmp_path, monkeypatch):
+    """A TMPDIR of this test's own, so planting in the old shared path cannot touch other runs on the machine."""
+    import tempfile
+
+    from mmabench.sources import download
+
+    tmp = tmp_path / "tmpdir"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(download, "_ffmpeg_dir", None)
+    monkeypatch.setenv("PATH", os.environ.get("PATH", ""))
+    return tmp
+
+
+def test_an_ffmpeg_planted_in_the_old_shared_folder_is_never_run(served, tmp_path, own_tmp):
+    from mmabench.sources.download import ensure_ffmpeg_on_path
+
+    marker = tmp_path / "planted-ran"
+    shared = own_tmp / f"mmabench-ffmpeg-{os.getuid()}"
+    shared.mkdir(mode=0o777)
+    (shared / "ffmpeg").write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    (shared / "ffmpeg").chmod(0o755)
+    exe = ensure_ffmpeg_on_path()
+    found = Path(shutil.which("ffmpeg") or "")
+    assert found.resolve() == Path(exe).resolve() and found.parent != shared
+    assert found.parent.stat().st_mode & 0o777 == 0o700 and found.parent.stat().st_uid == os.getuid()
+    with FaultServer(served, ranges=False) as srv:  # no range support: the section is cut by ffmpeg
+        got = fetcher().fetch(srv.url_template.format(ytid="ok"), 1.0, 3.0, tmp_path / "out")
+    assert media.validate(got.path) and not marker.exists()
+
+
+def test_a_stale_private_link_is_replaced(own_tmp):
+    from mmabench.sources.download import ensure_ffmpeg_on_path
+
+    exe = ensure_ffmpeg_on_path()
+    first = Path(shutil.which("ffmpeg") or "")
+    first.unlink()
+    first.symlink_to("/nonexistent/ffmpeg")  # e.g. a venv that was removed, or a tampered link
+    assert ensure_ffmpeg_on_path() == exe
+    again = Path(shutil.which("ffmpeg") or "")
+    assert again.parent != first.parent and again.resolve() == Path(exe).resolve()
+    shutil.rmtree(again.parent)  # a tmp cleaner removed the folder
+    ensure_ffmpeg_on_path()
+    assert Path(shutil.which("ffmpeg") or "").resolve() == Path(exe).resolve()
+    assert subprocess.run(["ffmpeg", "-version"], capture_output=True).returncode == 0
