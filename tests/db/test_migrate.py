@@ -26,13 +26,14 @@ import sys, time
 from pathlib import Path
 from mmabench.config import BuildConfig
 from mmabench.db.manifest import Manifest
-from mmabench.pipeline.build import _register_build
+from mmabench.pipeline.build import _register_build, apply_items
 url, gate, me = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 (gate / f"ready-{me}").touch()
 while not (gate / "go").exists():
     time.sleep(0.001)
-with Manifest(url) as m:
-    _register_build(m, BuildConfig(), False)
+with Manifest(url) as m:  # what a first build does: check the config, then write it with its items
+    cfg = BuildConfig()
+    apply_items(m, cfg.name, {"config": _register_build(m, cfg, False)})
 print("ok")
 """
 
