@@ -195,7 +195,7 @@ def import_hf_cmd(
 
     try:
         rep = import_hf(source, home=home, db=db, config=config)
-    except (LookupError, Rejected, OSError) as e:
+    except (LookupError, Rejected, ValueError, OSError) as e:  # Rejected: the card or a data file itself
         _fail(f"cannot import {source}: {e}", 2)
     out.print(f"imported {rep.items} items, {rep.variants} variants, {rep.clips} clips")
     if rep.rejected:

@@ -22,7 +22,9 @@ MEDIA_NOTE = (
     "and on the Hub (where it downloads them); this needs `datasets` >= 3.4 (metadata.parquet and `filters` "
     "for folder datasets). The `video` column decodes with torchcodec by default; "
     "`cast_column('video', Video(decode=False))` gives the file path instead, for PyAV, decord or a model's "
-    "own processor. `manifest.db` is the SQL view of the same release (open it read-only; `datasette "
+    "own processor. `datasets` caches the resolved paths under the folder's name: after moving a local "
+    "release, load it once with `download_mode='force_redownload'` (it re-reads only the metadata), as the "
+    "snippet does. `manifest.db` is the SQL view of the same release (open it read-only; `datasette "
     "manifest.db --metadata metadata.json` serves it with mmabench's canned queries)."
 )
 EMBED_NOTE = (
@@ -43,11 +45,15 @@ def snippet(config: str, split_name: str) -> list[str]:
     """Runnable as written once RELEASE is replaced; decodes the first frame of the first item's video."""
     return [
         "import io",
+        "import os",
         "",
         "import av",
         "from datasets import Video, load_dataset",
         "",
-        f'ds = load_dataset("{RELEASE}", "{config}", split="{split_name}")',
+        f'release = "{RELEASE}"',
+        "# datasets caches resolved media paths by folder name: re-read a local folder (cheap) in case it moved",
+        'mode = "force_redownload" if os.path.isdir(release) else None',
+        f'ds = load_dataset(release, "{config}", split="{split_name}", download_mode=mode)',
         'ds = ds.cast_column("video", Video(decode=False))  # the file path, not a torchcodec decoder',
         "row = ds[0]",
         'video = row["video"]  # {"path": absolute local path, "bytes": None}, or the bytes when embedded',

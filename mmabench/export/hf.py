@@ -26,7 +26,7 @@ from rich.progress import track
 from mmabench.db.manifest import Manifest
 from mmabench.export.features import features, metadata_features
 from mmabench.export.importer import ImportReport, import_hf
-from mmabench.export.release_db import write_datasette_metadata, write_release_db
+from mmabench.export.release_db import public, write_datasette_metadata, write_release_db
 from mmabench.export.rows import ExportRow, export_rows
 from mmabench.pipeline.pools import check_build_pools, role
 from mmabench.schema import SPLIT_CONDITIONS, Split
@@ -53,6 +53,7 @@ def _record(r: ExportRow) -> dict:
     d = dict(r.__dict__)  # shallow: asdict() deep-copied every recipe and option list (most of the export time)
     d.pop("media_path")
     d["recipe"] = json.dumps(r.recipe, sort_keys=True)
+    d["video_source_ref"], d["audio_source_ref"] = public(r.video_source_ref), public(r.audio_source_ref)
     return d
 
 

@@ -7,6 +7,7 @@ canned queries shipped in mmabench/db/queries."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from mmabench.db.manifest import Manifest
 from mmabench.db.models import BuildRow, ClipRow, DecisionRow, ItemRow, PredictionRow, RunRow, TagRow, VariantRow
 from mmabench.schema.redact import redact_options, scrub_text
 
+MID = re.compile(r"/[a-z]/[0-9a-z_]+")  # AudioSet ontology ids look like absolute paths
 QUERIES = Path(__file__).resolve().parents[1] / "db" / "queries"
 
 
@@ -26,7 +28,7 @@ def public(value: Any) -> Any:
         return {k: public(v) for k, v in redact_options(value).items()}
     if isinstance(value, list):
         return [public(v) for v in value]
-    if isinstance(value, str) and (value.startswith("/") or value[1:3] in (":\\", ":/")):
+    if isinstance(value, str) and not MID.fullmatch(value) and (value.startswith("/") or value[1:3] in (":\\", ":/")):
         return Path(value).name
     if isinstance(value, str):
         return scrub_text(value)

@@ -60,6 +60,8 @@ def test_task_yaml_and_hooks_over_a_release(demo_home, tmp_path):
         assert got["accuracy"]["correct"] == (parse_answer(reply, list(doc["options"]))[0] == doc["answer"])
         for k, v in got.items():
             points.setdefault(k, []).append(v)
+    stale = {**docs[0], "video": {"path": "/gone/rel/media/" + video.rsplit("/media/", 1)[1], "bytes": None}}
+    assert task["doc_to_visual"](stale) == [video]  # a path cached before the release moved still finds the file
     agg = {m["metric"]: m["aggregation"](points[m["metric"]]) for m in task["metric_list"] if m["metric"] in points}
     assert agg["accuracy"] == 50.0 and agg["unparsed"] == 50.0
     assert set(points) - {"accuracy", "abstention", "unparsed"} == {

@@ -109,31 +109,29 @@ def test_manifest_db_opens_read_only_and_runs_every_canned_query(demo_home, tmp_
 
 
 def test_moved_release_loads_from_anywhere_and_video_decodes(demo_home, tmp_path):
+    """Loaded once where it was made (so `datasets` has cached its paths), moved under the same folder name,
+    made read-only, loaded from another directory with the card's download_mode: paths under the new place."""
     rep = export_hf(tmp_path / "made" / "rel", home=demo_home, splits=["conflict", "full"], copy_manifest=False)
-    moved = tmp_path / "elsewhere" / "renamed"
+    moved = tmp_path / "elsewhere" / "rel"
     moved.parent.mkdir()
-    shutil.move(str(rep.out), moved)
-    shutil.rmtree(tmp_path / "made")
-    make_read_only(moved)
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     code = (
         "import sys, av, datasets\n"
-        "ds = datasets.load_dataset(sys.argv[1], 'conflict', split='test')\n"
+        "ds = datasets.load_dataset(sys.argv[1], 'conflict', split='test', download_mode='force_redownload')\n"
         "ds = ds.cast_column('video', datasets.Video(decode=False))\n"
         "r = ds[0]\n"
         "with av.open(r['video']['path']) as f:\n"
         "    fr = next(f.decode(video=0)).to_ndarray(format='rgb24')\n"
         "print(len(ds), fr.shape, r['video']['path'])\n"
     )
-    cache = tmp_path / "hfcache"
-    res = subprocess.run(
-        [sys.executable, "-c", code, str(moved)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **OFFLINE, "HF_DATASETS_CACHE": str(cache), "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
-    )
+    env = {**os.environ, **OFFLINE, "HF_DATASETS_CACHE": str(tmp_path / "hfcache")}
+    first = subprocess.run([sys.executable, "-c", code, str(rep.out)], cwd=cwd, capture_output=True, text=True, env=env)
+    assert first.returncode == 0 and str(rep.out / "media") in first.stdout, first.stderr[-2000:]
+    shutil.move(str(rep.out), moved)
+    shutil.rmtree(tmp_path / "made")
+    make_read_only(moved)
+    res = subprocess.run([sys.executable, "-c", code, str(moved)], cwd=cwd, capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     n, shape, path = res.stdout.split(" ", 1)[0], res.stdout.split("(", 1)[1].split(")")[0], res.stdout.split()[-1]
     assert n == "72" and shape.endswith("3") and path.startswith(str(moved / "media"))
