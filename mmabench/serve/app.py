@@ -79,6 +79,7 @@ def _qs(params: dict[str, Any], **change: Any) -> str:
 def create_app(db_url: str, media_root: str | Path, token: Optional[str] = None) -> Starlette:
     engine: Engine = readonly_engine(db_url)
     root = Path(media_root)
+    scored: dict[tuple[str, str], list[runs_q.Cell]] = {}  # this app's run scores (see runs_q.run_cells)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(qs=_qs, fmt=runs_q.fmt, ms=runs_q.ms, check_rows=clips_q.check_rows)
 
@@ -113,9 +114,9 @@ def create_app(db_url: str, media_root: str | Path, token: Optional[str] = None)
         chosen = request.query_params.getlist("run")
         with engine.connect() as con:
             runs = items_q.runs(con)
-            chosen = chosen or [r["id"] for r in runs]
+            chosen = chosen or [r["id"] for r in runs[-3:]]  # default: the latest three (scoring is O(run))
             known = {r["id"]: r for r in runs}
-            tables = [(known[r], runs_q.run_cells(con, r)) for r in chosen if r in known]
+            tables = [(known[r], runs_q.run_cells(con, r, scored)) for r in chosen if r in known]
         return page(request, "runs.html", runs=runs, chosen=chosen, tables=tables)
 
     def compare_page(request: Request) -> Response:

@@ -80,10 +80,13 @@ def list_items(con: Connection, f: Filters, after: str = "", before: str = "", l
     if f.cls:
         where.append("(vc.label = :cls OR ac.label = :cls)")
         bind["cls"] = f.cls
-    pred_cols, join = "", ""
+    pred_cols, source = "", "items i"
     if f.run:
-        join = "JOIN predictions p ON p.item_id = i.id AND p.run_id = :run"
-        where.append("p.run_id = :run")
+        # drive the walk from the run's rows in primary-key order; CROSS JOIN pins that join order in SQLite
+        # (its planner otherwise scans items and sorts: 450 ms instead of 20 on 1M predictions), and is a
+        # plain inner join that PostgreSQL plans freely
+        source = "predictions p CROSS JOIN items i"
+        where += ["p.run_id = :run", "i.id = p.item_id"]
         bind["run"] = f.run
         pred_cols = ", p.parsed, p.parse_status, p.correct, p.abstained, p.latency_ms, p.error"
         if f.outcome:
@@ -98,8 +101,8 @@ def list_items(con: Connection, f: Filters, after: str = "", before: str = "", l
     sql = (
         "SELECT i.id AS item_id, i.build, i.split, i.condition, i.prompt_modality, i.answer, "
         f"vc.label AS visual_class, ac.label AS audio_class{pred_cols} "
-        "FROM items i JOIN variants v ON v.id = i.variant_id JOIN clips vc ON vc.id = v.video_clip_id "
-        f"LEFT JOIN clips ac ON ac.id = v.audio_clip_id {join} "
+        f"FROM {source} JOIN variants v ON v.id = i.variant_id JOIN clips vc ON vc.id = v.video_clip_id "
+        "LEFT JOIN clips ac ON ac.id = v.audio_clip_id "
         f"{'WHERE ' + ' AND '.join(where) if where else ''} "
         f"ORDER BY {key} {'DESC' if backwards else 'ASC'} LIMIT :n"
     )

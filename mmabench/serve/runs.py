@@ -11,9 +11,24 @@ from sqlalchemy import Connection, text
 from mmabench.eval.report import ORDER
 from mmabench.eval.scoring import Cell, score_rows
 
+CACHE_SIZE = 32
 
-def run_cells(con: Connection, run_id: str) -> list[Cell]:
-    """The same rows `mmabench report` scores (predictions_flat), scored by the same function."""
+
+def run_cells(con: Connection, run_id: str, cache: Optional[dict[tuple[str, str], list[Cell]]] = None) -> list[Cell]:
+    """The same rows `mmabench report` scores (predictions_flat), scored by the same function. Scores are
+    kept in `cache` per (run, updated_at, status, predictions): a run still being written is scored again
+    when it changes; the bootstrap CIs cost seconds on runs of 100k+ predictions."""
+    stamp = str(
+        con.execute(
+            text(
+                "SELECT r.updated_at, r.status, (SELECT count(*) FROM predictions p WHERE p.run_id = r.id) "
+                "FROM runs r WHERE r.id = :r"
+            ),
+            {"r": run_id},
+        ).first()
+    )
+    if cache is not None and (run_id, stamp) in cache:
+        return cache[(run_id, stamp)]
     rows = [
         dict(r._mapping)
         for r in con.execute(
@@ -24,10 +39,15 @@ def run_cells(con: Connection, run_id: str) -> list[Cell]:
             {"r": run_id},
         )
     ]
-    return sorted(
+    cells = sorted(
         score_rows(rows),
         key=lambda c: (ORDER.index(c.condition) if c.condition in ORDER else 99, c.modality != "visual"),
     )
+    if cache is not None:
+        if len(cache) >= CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[(run_id, stamp)] = cells
+    return cells
 
 
 def mcnemar_exact(b: int, c: int) -> float:

@@ -98,6 +98,8 @@ def test_av_swap_item_plays_with_audio_in_chromium(live_url, browser, served_hom
     page.screenshot(path=str(shots / "clips.png"), full_page=False)
 
     page.goto(f"{live_url}/runs")
+    assert page.locator("table.study").count() == 2  # both runs, each with its study table
+    page.screenshot(path=str(shots / "runs.png"), full_page=False)
     page.click("form[action='/compare'] button")
     page.wait_for_url("**/compare?*")
     assert page.locator("#pvalue").inner_text().startswith("p = ")
