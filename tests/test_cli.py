@@ -163,7 +163,7 @@ def test_postgres_by_env_var(cwd, pg_url, monkeypatch):
 
 def test_ontology_stats_and_chart(cwd):
     res = run("mmabench ontology --stats --segments eval")
-    assert "111 classes with ≥ 15" in res.output.replace("\n", " ") and "Dog" in res.output
+    assert "68 classes with ≥ 15" in res.output.replace("\n", " ") and "Dog" in res.output
     png = cwd / "mmabench_data" / "ontology_stats.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
