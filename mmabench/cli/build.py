@@ -41,7 +41,7 @@ def _with_rules(src, rules: Optional[Path]) -> None:
     try:
         cur = Curation.load(rules)
     except CurationError as e:
-        _fail(str(e), 2)
+        _fail(escape(str(e)), 2)
     src.options["curation_sha256"] = cur.rules_sha256
     if rules is not None:
         src.runtime["curation"] = str(Path(rules).resolve())

@@ -96,7 +96,7 @@ def ontology(
     try:
         cur = Curation.load(rules)
     except CurationError as e:
-        _fail(str(e), 2)
+        _fail(escape(str(e)), 2)
     name = cur.base.name
     out.print(
         f"rules {rules or 'data/curation.toml'} (sha256 {cur.rules_sha256[:12]}): "

@@ -25,6 +25,7 @@ class Ontology:
         self.merged: dict[str, str] = dict(merged or {})  # mid -> the class it was merged into
         self.unshared: frozenset[str] = frozenset(unshared)  # labels the rules resolve per segment or exclude
         self._down_cache: dict[str, set[str]] = {}
+        self._up_cache: dict[str, frozenset[str]] = {}
 
     @classmethod
     def load(cls, path: str | Path = DATA) -> "Ontology":
@@ -53,14 +54,16 @@ class Ontology:
         return self.nodes[mid]["name"]
 
     def ancestors(self, mid: str) -> set[str]:
-        seen: set[str] = set()
-        todo = list(self.parents.get(mid, ()))
-        while todo:
-            m = todo.pop()
-            if m not in seen:
-                seen.add(m)
-                todo.extend(self.parents.get(m, ()))
-        return seen
+        if mid not in self._up_cache:  # cached: relatedness asks for the same few classes many times
+            seen: set[str] = set()
+            todo = list(self.parents.get(mid, ()))
+            while todo:
+                m = todo.pop()
+                if m not in seen:
+                    seen.add(m)
+                    todo.extend(self.parents.get(m, ()))
+            self._up_cache[mid] = frozenset(seen)
+        return set(self._up_cache[mid])
 
     def descendants(self, mid: str, skip: frozenset[str] = frozenset()) -> set[str]:
         seen: set[str] = set()

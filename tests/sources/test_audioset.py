@@ -233,5 +233,45 @@ def test_merged_class_names_select_their_class():
     assert [s.label for s in specs] == ["Dog"] * 3
 
 
+def test_rules_hash_is_build_configuration(tmp_path, monkeypatch):
+    """build --source audioset records the rules' sha256; changed rules are a changed configuration."""
+    rows = _real_rows({"Dog": 2, "Cat": 2})
+    seg = tmp_path / "segments.csv"
+    seg.write_text("".join(f'{y}, 1.000, 3.000, "{labels}"\n' for y, labels in rows))
+    for i, (ytid, _) in enumerate(rows):
+        make_clip(tmp_path / "srv" / f"{ytid}.mp4", seconds=4, freq=300 + 60 * i)
+    r1, r2 = tmp_path / "r1.toml", tmp_path / "r2.toml"
+    r1.write_text(RULES.read_text().replace("min_segments = 15", "min_segments = 2"))
+    r2.write_text(r1.read_text().replace("a cupboard door is a door", "a cupboard's door is a door"))
+    home = tmp_path / "ws"
+    monkeypatch.setenv("MMABENCH_HOME", str(home))
+
+    def build(rules, *extra):
+        return CliRunner().invoke(
+            app,
+            ["--url-template", srv.url_template, "build", "--source", "audioset", "--segments", str(seg)]
+            + ["--rules", str(rules), "--no-progress", *extra],
+        )
+
+    with FaultServer(tmp_path / "srv") as srv:
+        first = build(r1)
+        assert first.exit_code == 0, first.output
+        again = build(r2)
+        assert again.exit_code == 2 and "another configuration" in again.output and "Traceback" not in again.output
+        assert "curation_sha256" in again.output
+        assert build(r2, "--name", "other").exit_code == 0
+        bad = tmp_path / "bad.toml"
+        bad.write_text(RULES.read_text().replace('"Growling" = {', '# "Growling" = {'))
+        res = build(bad)
+        text = " ".join(res.output.split())  # rich wraps at the test terminal's width
+        assert res.exit_code == 2 and "need a [shared] rule: Growling" in text and "Traceback" not in text
+    _, cfgs = run_readonly(f"sqlite:///{home}/manifest.db", "SELECT name, config FROM builds ORDER BY name")
+    sha = {
+        name: (json.loads(c) if isinstance(c, str) else c)["sources"][0]["options"]["curation_sha256"]
+        for name, c in cfgs
+    }
+    assert sha == {"default": Curation.load(r1).rules_sha256, "other": Curation.load(r2).rules_sha256}
+
+
 if __name__ == "__main__":  # regenerate the snapshot
     SNAPSHOT.write_text(json.dumps(snapshot_of(Curation.load()), indent=1, ensure_ascii=False) + "\n")
