@@ -63,7 +63,10 @@ class Curation:
         self.decisions: dict[str, Decision] = {}
         self.shared: dict[str, tuple[str, str]] = {}  # label mid -> ("lineage" | "exclude", why)
         self.generic: set[str] = set()  # candidates dropped because another class lies below them
-        self._build()
+        try:
+            self._build()
+        except (KeyError, TypeError, AttributeError) as e:
+            raise CurationError(f"curation rules: malformed entry ({type(e).__name__}: {e})") from e
         self.ontology = base.curated(
             {m: d.mid for m, d in self.decisions.items() if d.kind == "class" and d.mid != m}, self.shared
         )
@@ -138,8 +141,8 @@ class Curation:
         for m, d in drops.items():  # a dropped class competes with classes on a label's other paths
             drops[m] = Decision(d.kind, d.mid, d.rule, d.why, d.segment, competes=m in cands)
         cands -= set(drops) | set(merges)
-        # A candidate above another class is too generic to name a segment's source (a bare "Motor vehicle
-        # (road)" could be the Car or the Truck class) and passes through, unless kept or merged into.
+        # A candidate above another class is too generic to name a segment's source (a bare Shout, above
+        # Children shouting which goes to Crowd, could be either) and passes through, unless kept or merged into.
         into = {dst for dst, _ in merges.values()}
         below = cands | {m for m in merges if merges[m][0] not in o.ancestors(m)}
         self.generic = {m for m in cands - keep - into if any(m in o.ancestors(x) for x in below)}

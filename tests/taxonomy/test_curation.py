@@ -136,6 +136,9 @@ def test_rules_that_leave_classes_sharing_a_label_are_refused(tmp_path):
     p = _rules(tmp_path, "[shared]\n", '[shared]\n"Bark" = { by = "lineage", why = "x" }\n')
     with pytest.raises(CurationError, match="lie under one class or none"):
         Curation.load(p)
+    p = _rules(tmp_path, 'rule = "not one source"\n', "")
+    with pytest.raises(CurationError, match="malformed entry.*rule"):
+        Curation.load(p)
     p = _rules(tmp_path, "version = 2", "version = 1")
     with pytest.raises(CurationError, match="version = 2"):
         Curation.load(p)
