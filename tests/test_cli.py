@@ -49,6 +49,7 @@ TESTED = {
     "mmabench verify --repair",
     "mmabench doctor",
     "mmabench ontology --stats --segments eval",
+    "mmabench ontology --stats --compare --out curation/",
     "mmabench ingest audioset --segments eval --class Dog --class Cat --per-class 5",
     "mmabench --concurrency 8 --rate 2 build --source audioset --class Dog --class Cat --per-class 20 --normalize 504",
     "mmabench ingest folder clips/ --labels labels.csv",
@@ -164,9 +165,15 @@ def test_postgres_by_env_var(cwd, pg_url, monkeypatch):
 
 def test_ontology_stats_and_chart(cwd):
     res = run("mmabench ontology --stats --segments eval")
-    assert "111 classes with ≥ 15" in res.output.replace("\n", " ") and "Dog" in res.output
+    assert "68 classes with ≥ 15" in res.output.replace("\n", " ") and "Dog" in res.output
     png = cwd / "mmabench_data" / "ontology_stats.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ontology_compare_writes_the_report(cwd):
+    res = run("mmabench ontology --stats --compare --out curation/")
+    assert "eval: 68 classes" in " ".join(res.output.split())
+    assert {p.name for p in (cwd / "curation").iterdir()} == {"classes.csv", "rules.csv", "reasons.csv", "curation.md"}
 
 
 def _mirror(root: Path, source):

@@ -22,6 +22,30 @@ from mmabench.cli.app import (
     out,
 )
 
+RulesOpt = typer.Option(
+    None,
+    "--rules",
+    help="AudioSet curation rules TOML (default: the shipped data/curation.toml); its sha256 is "
+    "part of the build configuration.",
+)
+
+
+def _with_rules(src, rules: Optional[Path]) -> None:
+    """Put the curation rules' hash into an AudioSet source's configuration (the path only travels at run time)."""
+    if src.name != "audioset":
+        if rules is not None:
+            _fail("--rules applies to --source audioset only")
+        return
+    from mmabench.taxonomy.curation import Curation, CurationError
+
+    try:
+        cur = Curation.load(rules)
+    except CurationError as e:
+        _fail(escape(str(e)), 2)
+    src.options["curation_sha256"] = cur.rules_sha256
+    if rules is not None:
+        src.runtime["curation"] = str(Path(rules).resolve())
+
 
 @app.command()
 def build(
@@ -42,6 +66,7 @@ def build(
         None, "--segments", help="AudioSet segment CSV, or 'eval' / 'balanced_train' (shipped); repeatable."
     ),
     list_file: Optional[Path] = typer.Option(None, help="CSV of ytid|url,start,end,label for --source list."),
+    rules: Optional[Path] = RulesOpt,
     limit: Optional[int] = typer.Option(None, help="At most N clips from a download source."),
     normalize: Optional[int] = typer.Option(
         None, help="Re-encode clips as the study did: centre square crop, NxN (e.g. 504), first 10 s, H.264 + AAC."
@@ -84,6 +109,7 @@ def build(
         per_class=per_class,
         download=_download_opts(),
     )
+    _with_rules(src, rules)
     cfg = BuildConfig(
         name=name,
         seed=seed,
@@ -149,6 +175,7 @@ def _run_ingest(src, *, normalize, retry_failed, progress, home, db) -> None:
 @ingest_app.command("audioset")
 def ingest_audioset(
     segments: List[str] = typer.Option(["eval"], "--segments", help="Segment CSV path, or 'eval' / 'balanced_train'."),
+    rules: Optional[Path] = RulesOpt,
     classes: Optional[List[str]] = typer.Option(None, "--class", help="Only these classes (name or mid)."),
     per_class: Optional[int] = typer.Option(None, help="At most N segments per class (stable choice)."),
     limit: Optional[int] = typer.Option(None, help="At most N segments in all."),
@@ -159,10 +186,12 @@ def ingest_audioset(
     db: Optional[str] = DbOpt,
 ) -> None:
     """Download curated, single-class AudioSet segments (10-s sections) with yt-dlp."""
+    src = _source(
+        "audioset", segments=segments, classes=classes, per_class=per_class, limit=limit, download=_download_opts()
+    )
+    _with_rules(src, rules)
     _run_ingest(
-        _source(
-            "audioset", segments=segments, classes=classes, per_class=per_class, limit=limit, download=_download_opts()
-        ),
+        src,
         normalize=normalize,
         retry_failed=retry_failed,
         progress=progress,

@@ -74,55 +74,94 @@ SpeechCkptOpt = typer.Option(
 @app.command()
 def ontology(
     stats: bool = typer.Option(False, help="Count eligible segments per surviving class in --segments."),
+    compare: bool = typer.Option(
+        False, help="With --stats: both shipped lists (eval, balanced_train) side by side, every rule, every reason."
+    ),
     segments: List[str] = typer.Option(["eval"], "--segments", help="Segment CSV path, or 'eval' / 'balanced_train'."),
     rules: Optional[Path] = typer.Option(None, help="Curation rules TOML (default: the shipped data/curation.toml)."),
+    out_dir: Optional[Path] = typer.Option(
+        None, "--out", help="With --compare: write classes/rules/reasons as CSV and curation.md here."
+    ),
     chart: Optional[Path] = typer.Option(None, help="Bar chart PNG of --stats (default <home>/ontology_stats.png)."),
     home: Optional[Path] = HomeOpt,
 ) -> None:
     """AudioSet stage-1 curation: which classes survive the rules, and (--stats) how many single-class
-    segments each has in a segment list."""
+    segments each has in a segment list; --compare reports both shipped lists against the study's 61 classes,
+    with every dropped or merged class and the reason each segment was dropped."""
     from mmabench.config import home_dir
     from mmabench.sources.audioset import read_segments
-    from mmabench.taxonomy.curation import Curation
+    from mmabench.taxonomy.curation import Curation, CurationError
+    from mmabench.taxonomy.report import STUDY_STAGE1_CLASSES, class_rows, reason_rows, rule_rows, tally, write
 
-    cur = Curation.load(rules)
-    name = cur.ontology.name
+    try:
+        cur = Curation.load(rules)
+    except CurationError as e:
+        _fail(escape(str(e)), 2)
+    name = cur.base.name
     out.print(
         f"rules {rules or 'data/curation.toml'} (sha256 {cur.rules_sha256[:12]}): "
         f"{len(cur.classes)} of {len(cur.ontology.nodes)} ontology classes survive"
     )
     if not stats:
+        if compare or out_dir:
+            _fail("--compare and --out need --stats")
         out.print(", ".join(name(m) for m in cur.classes))
         return
+    lists = ["eval", "balanced_train"] if compare else list(segments)
     bad: list = []
-    segs = [s.labels for lst in segments for s in read_segments(lst, bad)]
-    counts = cur.stats(segs)
-    vocab = cur.vocabulary(counts)
-    t = Table(
-        "class",
-        "mid",
-        "eligible segments",
-        title=f"classes with ≥ {cur.min_segments} eligible segments",
-        title_justify="left",
-    )
-    for mid in sorted(vocab, key=lambda m: -counts[m]):
-        t.add_row(escape(name(mid)), mid, str(counts[mid]))
-    out.print(t)
-    out.print(
-        f"{len(segs)} segments read ({len(bad)} bad rows); {sum(counts.values())} single-class eligible over "
-        f"{len(counts)} classes; {len(vocab)} classes with ≥ {cur.min_segments}: "
-        f"{sum(counts[m] for m in vocab)} segments"
-    )
-    from mmabench.plots import bar_chart
+    try:  # --compare: each shipped list on its own; else the --segments lists as one pool, as ingest reads them
+        pools = [[lst] for lst in lists] if compare else [lists]
+        tallies = [
+            tally(cur, "+".join(map(str, p)), (s.labels for lst in p for s in read_segments(lst, bad))) for p in pools
+        ]
+    except OSError as e:
+        _fail(f"cannot read segment list: {e}", 2)
+    if not compare:
+        t = tallies[0]
+        vocab = sorted(t.per_class, key=lambda m: -t.per_class[m])
+        table = Table("class", "mid", "eligible segments", title=f"classes with ≥ {cur.min_segments} eligible segments")
+        for mid in vocab:
+            table.add_row(escape(name(mid)), mid, str(t.per_class[mid]))
+        out.print(table)
+        out.print(
+            f"{t.segments} segments read ({len(bad)} bad rows); {len(vocab)} classes with ≥ {cur.min_segments} "
+            f"eligible segments: {sum(t.per_class.values())} segments; dropped: "
+            + ", ".join(f"{k} {n}" for k, n in t.kinds.items() if n)
+        )
+        from mmabench.plots import bar_chart
 
-    png = chart or home_dir(home) / "ontology_stats.png"
-    bar_chart(
-        {name(m): counts[m] for m in vocab},
-        png,
-        title=f"Eligible single-class segments per class ({', '.join(map(str, segments))})",
-        xlabel="segments",
-    )
-    out.print(f"chart: {png}")
+        png = chart or home_dir(home) / "ontology_stats.png"
+        bar_chart(
+            {name(m): t.per_class[m] for m in vocab},
+            png,
+            title=f"Eligible single-class segments per class ({', '.join(map(str, segments))})",
+            xlabel="segments",
+        )
+        out.print(f"chart: {png}")
+        return
+    tables = {
+        "classes": class_rows(cur, tallies),
+        "rules": rule_rows(cur, tallies),
+        "reasons": reason_rows(tallies),
+    }
+    summary = [
+        f"- rules: {rules or 'mmabench/data/curation.toml'} (sha256 {cur.rules_sha256[:12]}), "
+        f"min_segments {cur.min_segments}; the study ended stage 1 with {STUDY_STAGE1_CLASSES} classes.",
+        *(
+            f"- {t.name}: {len(t.per_class)} classes, {sum(t.per_class.values())} of {t.segments} segments kept "
+            f"(study: {STUDY_STAGE1_CLASSES} classes, a difference of {len(t.per_class) - STUDY_STAGE1_CLASSES:+d})"
+            for t in tallies
+        ),
+    ]
+    for title, rows in tables.items():
+        table = Table(*(rows[0] if rows else []), title=title, title_justify="left")
+        for r in rows:
+            table.add_row(*(escape(str(v)) for v in r.values()))
+        out.print(table)
+    for line in summary:
+        out.print(escape(line))
+    if out_dir:
+        out.print("wrote " + ", ".join(str(p) for p in write(out_dir, tables, summary)))
 
 
 def _tagger_options(

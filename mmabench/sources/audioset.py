@@ -1,6 +1,7 @@
 """AudioSet segment lists -> curated, single-class ClipSpecs fetched with yt-dlp.
 
-Reads the real CSVs (comment lines, `YTID, start, end, "mid,mid,…"`), applies stage-1 curation, selects
+Reads the real CSVs (comment lines, `YTID, start, end, "mid,mid,…"`), applies stage-1 curation (with the
+rules' `min_segments` over the lists read together; reasons counted in `ineligible`), selects
 `--classes`, `--per-class` (first N by clip id, stable) and `--limit`, and fetches each section through
 `--url-template` (default YouTube; tests point it at a loopback server). Bad rows are kept in `bad_rows`
 with their line number and reason rather than stopping the read.
@@ -69,41 +70,42 @@ class AudioSetSource:
         limit: Optional[int] = None,
         url_template: str = YOUTUBE,
         curation: Optional[str] = None,
+        curation_sha256: Optional[str] = None,
         download: Optional[dict] = None,
-        min_segments: bool = False,
     ):
         self.lists = [segments] if isinstance(segments, str) else list(segments)
         self.classes, self.per_class, self.limit = classes, per_class, limit
         self.url_template = url_template
         self.curation = Curation.load(curation)
+        if curation_sha256 and curation_sha256 != self.curation.rules_sha256:
+            raise ValueError(
+                f"curation rules {curation or 'data/curation.toml'} changed since the build was configured "
+                f"(sha256 {self.curation.rules_sha256[:12]}, configured {curation_sha256[:12]}): re-run with --force-config"
+            )
         self.fetcher = YtDlpFetcher(DownloadOptions(**(download or {})))
-        self.use_min_segments = min_segments
         self.bad_rows: list[tuple[str, int, str]] = []
-        self.ineligible: Counter = Counter()
+        self.ineligible: Counter = Counter()  # reason -> segments dropped by curation (min_segments included)
 
     def eligible(self) -> list[tuple[Segment, str]]:
-        out, counts = [], Counter()
-        for lst in self.lists:
-            for seg in read_segments(lst, self.bad_rows):
-                mid, why = self.curation.class_of(seg.labels)
-                if mid is None:
-                    self.ineligible[why] += 1
-                    continue
+        """Curated single-class segments of all lists together; `min_segments` applies to that pool."""
+        segs = [seg for lst in self.lists for seg in read_segments(lst, self.bad_rows)]
+        out = []
+        for seg, (mid, why) in zip(segs, self.curation.judge(s.labels for s in segs)):
+            if mid is None:
+                self.ineligible[why] += 1
+            else:
                 out.append((seg, mid))
-                counts[mid] += 1
-        if self.use_min_segments:
-            vocab = set(self.curation.vocabulary(counts))
-            out = [(s, m) for s, m in out if m in vocab]
         return out
 
     def specs(self) -> Iterator[ClipSpec]:
-        onto = self.curation.ontology
+        onto, cur = self.curation.ontology, self.curation
         wanted = None
         if self.classes:
-            wanted = {onto.mid(c) or c for c in self.classes}
             unknown = [c for c in self.classes if onto.mid(c) is None]
             if unknown:
                 raise ValueError(f"unknown AudioSet class(es): {', '.join(unknown)}")
+            mids = [onto.mid(c) or c for c in self.classes]
+            wanted = {cur.class_mid(m) or m for m in mids}  # a merged class selects the class it went into
         specs = []
         for seg, mid in self.eligible():
             if wanted is not None and mid not in wanted:
