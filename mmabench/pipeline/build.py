@@ -464,7 +464,8 @@ def build(
                 built.values(),
                 conditions,
                 seed=cfg.seed,
-                ontology=default_ontology(),
+                # the rules the clips were labelled with decide what counts as related (custom merges too)
+                ontology=next((s.curation.ontology for s in sources if hasattr(s, "curation")), default_ontology()),
                 long_context_letters=cfg.long_context_letters,
                 audio_removed_mode=cfg.audio_removed_mode,
             )
