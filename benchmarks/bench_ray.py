@@ -20,20 +20,13 @@ from pathlib import Path
 
 from mmabench.config import BuildConfig, SourceConfig
 from mmabench.pipeline.build import build
-from mmabench.sources.demo import DEMO_DIR
+from mmabench.sources.demo import DEMO_DIR, demo_labels
 
 
 def corpus(root: Path, copies: int) -> tuple[Path, Path]:
     """`copies` renamed copies of every demo clip (distinct paths -> distinct clip ids) and a labels CSV."""
     clips = sorted((DEMO_DIR / "clips").glob("*.mp4"))
-    label = {
-        "cat": "Cat",
-        "horse": "Horse",
-        "speech": "Speech",
-        "camera": "Camera",
-        "explosion": "Explosion",
-        "music": "Music",
-    }
+    label = demo_labels()
     folder = root / f"x{copies}"
     folder.mkdir(parents=True)
     labels = root / f"x{copies}.csv"
@@ -44,7 +37,7 @@ def corpus(root: Path, copies: int) -> tuple[Path, Path]:
             for c in clips:
                 name = f"{c.stem}_{k}.mp4"
                 shutil.copy(c, folder / name)
-                w.writerow([name, label[c.stem.split("_")[0]]])
+                w.writerow([name, label[c.name]])
     return folder, labels
 
 

@@ -17,23 +17,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "golden_scores.json"
 SOUNDS = ROOT / "tests" / "data" / "sounds"
-DEMO_LABELS = {
-    "cat": "Cat",
-    "horse": "Horse",
-    "speech": "Speech",
-    "camera": "Camera",
-    "explosion": "Explosion",
-    "music": "Music",
-}
 SOUND_LABELS = {"dog": "Dog", "cow": "Cattle, bovinae", "rooster": "Fowl"}
 
 
 def current_scores() -> dict[str, dict[str, float]]:
     """{tagger: {"file:label": score}} for the labelled class of every demo clip and test recording."""
-    from mmabench.sources.demo import DEMO_DIR
+    from mmabench.sources.demo import DEMO_DIR, demo_labels
     from mmabench.taggers import taggers
 
-    files = [(p, DEMO_LABELS[p.stem.split("_")[0]]) for p in sorted((DEMO_DIR / "clips").glob("*.mp4"))]
+    labels = demo_labels()
+    files = [(p, labels[p.name]) for p in sorted((DEMO_DIR / "clips").glob("*.mp4"))]
     out: dict[str, dict[str, float]] = {}
     for name in ("yamnet", "imagenet"):
         t = taggers.get(name)()

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from sqlalchemy import Connection, text
 
+from mmabench.eval.compare import mcnemar_exact  # one implementation for report and viewer
 from mmabench.eval.report import ORDER
 from mmabench.eval.scoring import Cell, score_rows
 
@@ -48,15 +49,6 @@ def run_cells(con: Connection, run_id: str, cache: Optional[dict[tuple[str, str]
             cache.pop(next(iter(cache)))
         cache[(run_id, stamp)] = cells
     return cells
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar test: under H0 the b + c discordant pairs split Binomial(b + c, 1/2)."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1))
-    return min(1.0, 2 * tail / 2**n)  # exact integer arithmetic, one rounding at the end
 
 
 @dataclass

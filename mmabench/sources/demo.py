@@ -13,6 +13,12 @@ from mmabench.schema import ClipSpec
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
 
 
+def demo_labels(root: str | Path = DEMO_DIR) -> dict[str, str]:
+    """Clip file name (e.g. `cat_1.mp4`) -> AudioSet class, from the corpus manifest."""
+    corpus = json.loads((Path(root) / "corpus.json").read_text())
+    return {Path(e["file"]).name: e["label"] for e in corpus["clips"]}
+
+
 class DemoSource:
     name = "demo"
 

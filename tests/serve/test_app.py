@@ -12,9 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
+from mmabench.eval.compare import mcnemar_exact
 from mmabench.serve.app import create_app
 from mmabench.serve.items import split_prompt
-from mmabench.serve.runs import mcnemar_exact
 
 
 def html_escape(s: str) -> str:  # what Jinja2's autoescape writes (&#34; for a double quote)
@@ -229,13 +229,6 @@ def test_compare_counts_disagreements_and_mcnemar(client, served_home):
     assert f"<b>{a_only}</b>" in html and f"<b>{b_only}</b>" in html
     assert f"disagree ({sum(d for *_, d in pairs)})" in html
     assert f"p = {mcnemar_exact(a_only, b_only):.4g}" in html
-
-
-def test_mcnemar_exact_values():
-    assert mcnemar_exact(0, 0) == 1.0
-    assert mcnemar_exact(0, 5) == 2 / 32  # all five discordant pairs one way: 2 * 0.5**5
-    assert mcnemar_exact(1, 9) == pytest.approx(2 * 11 / 1024)
-    assert mcnemar_exact(5, 5) == 1.0 and mcnemar_exact(9, 1) == mcnemar_exact(1, 9)
 
 
 def test_clips_page_shows_decisions_with_reasons_per_check(client, served_home):
