@@ -10,6 +10,7 @@ checkpoints hold the adapter, optimizer and RNG states, and resuming reaches the
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -149,6 +150,19 @@ def load_model(base: str, recipe: LoraRecipe):
     return processor, model.to(device), device
 
 
+def _accelerator():
+    """An `accelerate.Accelerator` when launched on several processes (`accelerate launch -m mmabench.cli
+    train lora …`, one per GPU); None for one process, where the plain loop below is the tested path."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import Accelerator
+
+    acc = Accelerator()
+    if acc.num_processes <= 1:  # e.g. torchrun on CPU: each process would train alone on the same folder
+        raise RuntimeError("launched on several processes but accelerate set up one: use `accelerate launch` on GPUs")
+    return acc
+
+
 def _rng_state() -> dict:
     import torch
 
@@ -220,31 +234,47 @@ def train_lora(
         log.info("resuming %s at step %d", out, start)
     steps = total_steps(len(examples), recipe)
     per = recipe.batch_size * recipe.grad_accum
+    acc = _accelerator()
+    world, rank = (acc.num_processes, acc.process_index) if acc else (1, 0)
+    if acc:  # DDP: each process takes every world-th example of a step; gradients are averaged across them
+        model, optim = acc.prepare(model, optim)
+        device = acc.device
+        log.info("training on %d processes (this is rank %d)", world, rank, extra={"world": world, "rank": rank})
+    main = acc is None or acc.is_main_process
     model.train()
     step = start
     for step in range(start, steps):
         optim.zero_grad(set_to_none=True)
         total = 0.0
-        for idx in step_examples(len(examples), recipe, step):
+        for idx in step_examples(len(examples), recipe, step)[rank::world]:
             batch, labels = encode(processor, examples[idx], recipe.frames, recipe.frame_size)
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = masked_loss(model(**batch).logits, labels.to(device)) / per
-            loss.backward()
+            # x world: DDP averages the processes' gradients, and the step's loss is a sum over all of them
+            if acc:
+                acc.backward(loss * world)
+            else:
+                loss.backward()
             total += loss.detach().item()
         optim.step()
+        if acc:
+            total = float(acc.reduce(torch.tensor(total, device=device), "sum"))
         losses.append(round(total, 6))
         if on_step:
             on_step(step + 1, total)
         done = step + 1
-        if done % recipe.save_every == 0 or done == steps or (stop_after and done - start >= stop_after):
-            save_checkpoint(model, optim, done, losses, ckpts)
+        if main and (done % recipe.save_every == 0 or done == steps or (stop_after and done - start >= stop_after)):
+            save_checkpoint(acc.unwrap_model(model) if acc else model, optim, done, losses, ckpts)
         if stop_after and done - start >= stop_after and done < steps:
             step = done
             break
     else:
         step = steps
     adapter_dir = out / "adapter"
-    if step >= steps:
+    if acc:
+        acc.wait_for_everyone()
+        model = acc.unwrap_model(model)
+    if step >= steps and main:
         model.save_pretrained(adapter_dir)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     model.eval()
