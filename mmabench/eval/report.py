@@ -29,7 +29,9 @@ class RunScores:
 
     @property
     def label(self) -> str:
-        return f"{self.run.adapter}:{self.run.model}" if self.run.model != self.run.adapter else self.run.adapter
+        name = f"{self.run.adapter}:{self.run.model}" if self.run.model != self.run.adapter else self.run.adapter
+        lora = (self.run.options or {}).get("adapter")  # a tuned model: name its LoRA, or base and tuned look alike
+        return f"{name} + LoRA {str(lora)[:8]}" if lora else name
 
     @property
     def mean(self) -> float:
