@@ -197,6 +197,40 @@ def ontology(
         out.print("wrote " + ", ".join(str(p) for p in write(out_dir, tables, summary)))
 
 
+@app.command()
+def relabel(
+    rules: Optional[Path] = typer.Option(None, help="Curation rules TOML (default: the shipped data/curation.toml)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would change; write nothing."),
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
+) -> None:
+    """After a rules change: re-label ingested AudioSet clips from their segments' own labels with the current
+    rules; each clip's provenance records old -> new (or dropped, with the reason). The next build of a
+    build made with other rules is a config change (--force-config) and supersedes the moved clips' items."""
+    from collections import Counter
+
+    from mmabench.pipeline.relabel import relabel as run_relabel
+    from mmabench.taxonomy.curation import CurationError
+
+    try:
+        rep = run_relabel(rules, home=home, db=db, dry_run=dry_run)
+    except (CurationError, OSError) as e:
+        _fail(escape(str(e)), 2)
+    if not rep.clips:
+        _fail("no ingested AudioSet clips with segment labels to relabel")
+    t = Table("from", "to", "clips", "reason", title=f"relabel (rules sha256 {rep.rules_sha256[:12]})")
+    for (old, new, why), n in sorted(Counter((c.old, c.new, c.reason) for c in rep.changes).items(), key=str):
+        t.add_row(escape(old), escape(new or "dropped"), str(n), escape(why))
+    out.print(t)
+    dropped = sum(c.new is None for c in rep.changes)
+    for note in rep.notes:
+        out.print(f"  [yellow]note[/] {escape(note)}")
+    out.print(
+        f"{rep.clips} AudioSet clips: {rep.unchanged} unchanged, {len(rep.changes) - dropped} relabelled, "
+        f"{dropped} dropped" + (" (dry run: nothing written)" if dry_run else "")
+    )
+
+
 def _tagger_options(
     device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint
 ) -> dict[str, dict]:
