@@ -67,6 +67,7 @@ def test_filter_keeps_seen_and_heard_and_rejects_a_swap_for_the_audio(tmp_path, 
     assert speech.checks["audible_full"]["same_input_as"] == "audible_black"  # yamnet hears the same input
     allowed = {d.clip.source_ref: d for d in run_filter(FilterConfig(allow_unverifiable=True), home=tmp_path)}
     assert allowed["clips/speech_1.mp4"].kept and allowed["clips/speech_1.mp4"].checks["unverifiable"] == ["visual"]
+    assert allowed["clips/speech_1.mp4"].reason == "allowed unverifiable: no visual check for Speech"
     assert not allowed["clips/music_1.mp4"].kept  # a failed check is still a failure
     assert "not visible" in decisions["clips/music_1.mp4"].reason  # Big Buck Bunny: no instrument on screen
     stored = run_readonly(
