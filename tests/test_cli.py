@@ -262,6 +262,27 @@ def test_tag_filter_and_filtered_build(cwd):
     assert re.search(rf"aligned\s*│\s*{kept}\s*│\s*{kept}", b.output) and "filtered" in b.output
 
 
+def test_filter_unverifiable_is_not_a_pass_unless_allowed_and_judge_build(cwd):
+    from tests.llmpeer import LLMPeer
+
+    run("mmabench build --split conflict --no-progress")
+    from mmabench.db.readonly import run_readonly
+
+    strict = run("mmabench filter --no-progress")
+    reasons = run_readonly(f"sqlite:///{cwd}/mmabench_data/manifest.db", "SELECT reason FROM decisions")[1]
+    assert ("unverifiable: no visual check for Speech",) in reasons and "not done" in strict.output
+    loose = run("mmabench filter --no-progress --allow-unverifiable")
+    n = lambda r: int(re.search(r"kept (\d+) of 18", r.output).group(1))  # noqa: E731
+    assert n(loose) - n(strict) >= 3  # the three speech clips at least
+    bad = run("mmabench filter --judge openai-compat:m --judge-opt nonsense", code=2)
+    assert bad.output.strip().count("\n") == 0 and "KEY=VALUE" in bad.output
+    run("mmabench build --split conflict --name j --judge openai-compat:m", code=1)  # --judge needs --filter
+    with LLMPeer(answer=lambda prompt, opts: "yes") as peer:
+        line = f"mmabench build --split conflict --name judged --filter --judge openai-compat:m --judge-opt base_url={peer.url}/v1"
+        b = run(line + " --judge-opt frames=1")
+        assert len(peer.calls) == 72 and re.search(r"aligned\s*│\s*18\s*│\s*18", b.output)  # judged all, kept all
+
+
 def test_eval_experts(cwd):
     run("mmabench build --split full --no-progress")
     res = run("mmabench eval --model experts --split full --no-progress")

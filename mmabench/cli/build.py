@@ -21,6 +21,7 @@ from mmabench.cli.app import (
     err,
     out,
 )
+from mmabench.cli.tag import AllowUnverifiableOpt, JudgeOpt, JudgeOptOpt, judge_options
 
 RulesOpt = typer.Option(
     None,
@@ -28,6 +29,20 @@ RulesOpt = typer.Option(
     help="AudioSet curation rules TOML (default: the shipped data/curation.toml); its sha256 is "
     "part of the build configuration.",
 )
+
+
+def _filter_config(on: bool, allow_unverifiable: bool, judge: Optional[str], judge_opt: List[str]) -> Optional[dict]:
+    """The stage-2 filter's fields for the build configuration (None: no filter); only non-defaults, so a
+    plain --filter keeps the configuration (and its hash) it always had."""
+    if not on:
+        if allow_unverifiable or judge or judge_opt:
+            _fail("--allow-unverifiable, --judge and --judge-opt need --filter")
+        return None
+    return (
+        ({"allow_unverifiable": True} if allow_unverifiable else {})
+        | ({"judge": judge} if judge else {})
+        | ({"judge_options": judge_options(judge_opt)} if judge_opt else {})
+    )
 
 
 def _with_rules(src, rules: Optional[Path]) -> None:
@@ -89,6 +104,9 @@ def build(
         help="Run the stage-2 consistency filter "
         "(imagenet + yamnet taggers; needs mmabench[tag]) and build only kept clips.",
     ),
+    allow_unverifiable: bool = AllowUnverifiableOpt,
+    judge: Optional[str] = JudgeOpt,
+    judge_opt: List[str] = JudgeOptOpt,
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
 ) -> None:
@@ -119,7 +137,7 @@ def build(
         shuffle_options=shuffle_options,
         audio_removed_mode=audio_removed,
         normalize=normalize,
-        filter={} if filter_ else None,
+        filter=_filter_config(filter_, allow_unverifiable, judge, judge_opt),
     )
     try:
         report = run_build(

@@ -53,10 +53,43 @@ DecodeOpt = typer.Option(
 )
 ClipModelOpt = typer.Option("ViT-B-32", envvar="MMABENCH_CLIP_MODEL", help="open_clip architecture.")
 ClipPretrainedOpt = typer.Option(
-    "laion2b_s34b_b79k",
+    None,
     envvar="MMABENCH_CLIP_PRETRAINED",
-    help="open_clip weights: a tag (downloads), a file, or local-dir:DIR.",
+    help="open_clip weights: a tag (downloads), a file, or local-dir:DIR (tag: default laion2b_s34b_b79k; "
+    "filter: given weights make clip the visual tagger, for every class of the build).",
 )
+AllowUnverifiableOpt = typer.Option(
+    False,
+    "--allow-unverifiable",
+    help="Keep clips whose class no check can see or hear (recorded as unverifiable); default: rejected.",
+)
+JudgeOpt = typer.Option(
+    None,
+    "--judge",
+    help="MLLM judge ADAPTER[:MODEL] (e.g. openai-compat:Qwen/Qwen2.5-Omni-7B) asked the four questions per "
+    "clip; answers are cached like tags.",
+)
+JudgeOptOpt = typer.Option(
+    [], "--judge-opt", help="Judge adapter option KEY=VALUE (repeatable), e.g. base_url=http://host:8000/v1."
+)
+
+
+def judge_options(pairs: List[str]) -> dict:
+    """KEY=VALUE strings -> adapter kwargs (ints, floats and booleans parsed)."""
+    import json
+
+    out: dict = {}
+    for p in pairs:
+        k, sep, v = p.partition("=")
+        if not sep or not k:
+            _fail(f"--judge-opt {p!r}: expected KEY=VALUE", 2)
+        try:
+            out[k] = json.loads(v) if v in ("true", "false") or v.lstrip("-").replace(".", "", 1).isdigit() else v
+        except ValueError:
+            out[k] = v
+    return out
+
+
 AudioCkptOpt = typer.Option(
     None,
     "--audio-checkpoint",
@@ -164,13 +197,47 @@ def ontology(
         out.print("wrote " + ", ".join(str(p) for p in write(out_dir, tables, summary)))
 
 
+@app.command()
+def relabel(
+    rules: Optional[Path] = typer.Option(None, help="Curation rules TOML (default: the shipped data/curation.toml)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would change; write nothing."),
+    home: Optional[Path] = HomeOpt,
+    db: Optional[str] = DbOpt,
+) -> None:
+    """After a rules change: re-label ingested AudioSet clips from their segments' own labels with the current
+    rules; each clip's provenance records old -> new (or dropped, with the reason). The next build of a
+    build made with other rules is a config change (--force-config) and supersedes the moved clips' items."""
+    from collections import Counter
+
+    from mmabench.pipeline.relabel import relabel as run_relabel
+    from mmabench.taxonomy.curation import CurationError
+
+    try:
+        rep = run_relabel(rules, home=home, db=db, dry_run=dry_run)
+    except (CurationError, OSError) as e:
+        _fail(escape(str(e)), 2)
+    if not rep.clips:
+        _fail("no ingested AudioSet clips with segment labels to relabel")
+    t = Table("from", "to", "clips", "reason", title=f"relabel (rules sha256 {rep.rules_sha256[:12]})")
+    for (old, new, why), n in sorted(Counter((c.old, c.new, c.reason) for c in rep.changes).items(), key=str):
+        t.add_row(escape(old), escape(new or "dropped"), str(n), escape(why))
+    out.print(t)
+    dropped = sum(c.new is None for c in rep.changes)
+    for note in rep.notes:
+        out.print(f"  [yellow]note[/] {escape(note)}")
+    out.print(
+        f"{rep.clips} AudioSet clips: {rep.unchanged} unchanged, {len(rep.changes) - dropped} relabelled, "
+        f"{dropped} dropped" + (" (dry run: nothing written)" if dry_run else "")
+    )
+
+
 def _tagger_options(
     device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint
 ) -> dict[str, dict]:
     common = {"device": device, "batch_size": batch_size} | ({} if fp16 is None else {"fp16": fp16})
     return {
         "*": common,
-        "clip": {"model": clip_model, "pretrained": clip_pretrained},
+        "clip": {"model": clip_model} | ({"pretrained": clip_pretrained} if clip_pretrained else {}),
         "hf-audio": {"checkpoint": audio_checkpoint},
         "pyannote": {"checkpoint": speech_checkpoint},
     }
@@ -228,9 +295,20 @@ def tag(
             out.print(f"  [red]failed[/] {sha[:12]}: {escape(why)}")
 
 
+def _shown(check: Optional[dict]) -> str:
+    """A check's cell: the tagger's score, the judge's answer, or 'not done'."""
+    if not check or not check.get("done"):
+        return "not done"
+    if check.get("score") is not None:
+        return f"{check['score']:.2f}"
+    return "yes" if check.get("answer") else "no"
+
+
 @app.command("filter")
 def filter_cmd(
-    visual_tagger: str = typer.Option("imagenet", help="Tagger for 'visible' (imagenet or clip)."),
+    visual_tagger: Optional[str] = typer.Option(
+        None, help="Tagger for 'visible' (imagenet or clip; default: clip when --clip-pretrained is given)."
+    ),
     audio_tagger: str = typer.Option("yamnet", help="Tagger for 'audible' (yamnet or hf-audio)."),
     speech_tagger: Optional[str] = typer.Option(
         None,
@@ -244,7 +322,9 @@ def filter_cmd(
         help="Speech score (or, for a speech tagger, fraction of the clip "
         "with speech) that flags a voice-over on a non-speech clip.",
     ),
-    require_visual: bool = typer.Option(False, help="Reject classes the visual tagger cannot see at all."),
+    allow_unverifiable: bool = AllowUnverifiableOpt,
+    judge: Optional[str] = JudgeOpt,
+    judge_opt: List[str] = JudgeOptOpt,
     chart_dir: Optional[Path] = typer.Option(
         None, "--charts", help="Folder for the confusion heatmaps (default: the workspace)."
     ),
@@ -263,18 +343,22 @@ def filter_cmd(
 ) -> None:
     """Stage-2 consistency: is each clip's label visible (frames) and audible (soundtrack), with no
     voice-over? Decisions with their scores go to the `decisions` table; prints kept/rejected with reasons
-    and draws label-vs-tagger confusion heatmaps to tune thresholds. Example: mmabench filter --speech-tagger silero"""
+    and draws label-vs-tagger confusion heatmaps to tune thresholds. A class no check can see or hear is
+    "unverifiable" and rejected unless --allow-unverifiable. Examples: mmabench filter --speech-tagger silero;
+    mmabench filter --judge openai-compat:Qwen/Qwen2.5-Omni-7B --judge-opt base_url=http://gpu:8000/v1"""
     from mmabench.config import home_dir
     from mmabench.tagging.filter import FilterConfig, confusion_png, per_class, run_filter
 
     cfg = FilterConfig(
-        visual_tagger=visual_tagger,
+        visual_tagger=visual_tagger or ("clip" if clip_pretrained else "imagenet"),
         audio_tagger=audio_tagger,
         speech_tagger=speech_tagger,
         visual_threshold=visual_threshold,
         audio_threshold=audio_threshold,
         speech_threshold=speech_threshold,
-        require_visual=require_visual,
+        allow_unverifiable=allow_unverifiable,
+        judge=judge,
+        judge_options=judge_options(judge_opt),
     )
     opts = _tagger_options(device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint)
     try:
@@ -288,7 +372,7 @@ def filter_cmd(
             options=opts,
             decode=decode,
         )
-    except (LookupError, ImportError, RuntimeError) as e:
+    except (LookupError, ImportError, RuntimeError, TypeError) as e:
         _fail(str(e), 2)
     t = Table(
         "clip",
@@ -302,14 +386,14 @@ def filter_cmd(
         title_justify="left",
     )
     for d in sorted(decisions, key=lambda d: (d.clip.label, d.clip.source_ref)):
-        v = d.checks.get("visible_muted", {}).get("score")
-        a = d.checks.get("audible_black", {}).get("score")
         sp = d.checks.get("voice_over", {}).get("speech")
         t.add_row(
             escape(d.clip.source_ref),
             escape(d.clip.label),
             "yes" if d.kept else "[red]no[/]",
-            *("n/a" if x is None else f"{x:.2f}" for x in (v, a, sp)),
+            _shown(d.checks.get("visible_muted")),
+            _shown(d.checks.get("audible_black")),
+            "n/a" if sp is None else f"{sp:.2f}",
             escape(d.reason or ""),
         )
     out.print(t)

@@ -47,6 +47,7 @@ class ClipStatus(str, Enum):
     geo_blocked = "geo_blocked"
     rate_limited = "rate_limited"  # still throttled after all retries
     error = "error"  # anything else (message kept)
+    dropped = "dropped"  # `relabel`: the current curation rules drop the segment (reason kept)
 
 
 # Items carry the split of their condition; `full` is the union of the three.

@@ -82,13 +82,24 @@ def check_rows(checks: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for name, c in checks.items():
         if isinstance(c, dict):
             score = c.get("score", c.get("speech"))
+            if score is None and c.get("answer") is not None:  # the MLLM judge answers yes/no
+                score = 1.0 if c["answer"] else 0.0
             verdict = c.get("pass", None if "flag" not in c else not c["flag"])
+            by = c.get("by") or c.get("tagger") or ""
+            if c.get("same_input_as"):  # a unimodal tagger: the full clip is the same input
+                by += f" (same input as {c['same_input_as']})"
             out.append(
                 (
                     name,
                     "n/a" if score is None else f"{score:.2f}",
-                    "n/a" if verdict is None else ("pass" if verdict else "FAIL"),
-                    c.get("tagger") or (f"same as {c['same_as']}" if c.get("same_as") else ""),
+                    "not done"
+                    if c.get("done") is False
+                    else "n/a"
+                    if verdict is None
+                    else "pass"
+                    if verdict
+                    else "FAIL",
+                    by or c.get("why", ""),
                 )
             )
         else:

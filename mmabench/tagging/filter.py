@@ -1,12 +1,16 @@
-"""Stage-2 audio-visual consistency with model taggers (benchmark.md §2), every decision stored.
+"""Stage-2 audio-visual consistency with model taggers or an MLLM judge (benchmark.md §2), every decision stored.
 
-The study's four checks, adapted: "visible with the audio muted" and "audible with the frames black" are a
-visual tagger on the frames and an audio tagger on the soundtrack; for single-modality taggers the two
-"full clip" checks see exactly the same input, so they are recorded as the same scores (an MLLM judge
-registered as a tagger would make them differ). Voice-over: speech heard on a clip whose class is not
-speech rejects it; the speech score comes from a speech-activity tagger (`silero`, `pyannote`: fraction of
-the clip with speech) when `speech_tagger` is set, else from the audio tagger's Speech class. A class the visual tagger cannot see at all (no ImageNet counterpart, e.g. Speech) is
-recorded as "n/a" and passes unless `require_visual` is set.
+The study's four checks stay four: "visible with the audio muted", "audible with the frames black", and both
+again on the full clip. An MLLM judge (`judge`, tagging/judge.py) asks all four. Without one, a visual tagger
+on the frames and an audio tagger on the soundtrack do what they can: a single-modality tagger sees the same
+input for its muted/black check and its full-clip check, and the decision's `checks` says so (`same_input_as`).
+Every check records who did it (`by`) or that it was not done (`done: false`, with why).
+
+A class no check can see (or hear) — the visual tagger has no counterpart for it and there is no judge — is
+**unverifiable**, which is not a pass: the clip is rejected with "unverifiable: no visual check for <class>"
+unless `allow_unverifiable` is set. Voice-over: speech heard on a clip whose class is not speech rejects it;
+the speech score comes from a speech-activity tagger (`silero`, `pyannote`) when `speech_tagger` is set,
+else from the audio tagger's Speech class.
 """
 
 from __future__ import annotations
@@ -14,17 +18,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import DecisionRow
 from mmabench.logs import make_progress
 from mmabench.schema import Clip, ClipStatus
 from mmabench.schema.ids import canonical_json
+from mmabench.tagging.judge import TRANSPORT_OPTIONS, Judge, judge_clips
 from mmabench.tagging.runner import cached_scores, load_taggers, tag_files
 from mmabench.taxonomy.ontology import default_ontology
+
+CHECKS = ("visible_muted", "audible_black", "visible_full", "audible_full")
 
 
 class FilterConfig(BaseModel):
@@ -35,10 +42,14 @@ class FilterConfig(BaseModel):
     visual_threshold: float = 0.2
     audio_threshold: float = 0.3
     speech_threshold: float = 0.6
-    require_visual: bool = False
+    allow_unverifiable: bool = False  # keep clips whose class no check can see/hear (recorded as such)
+    judge: Optional[str] = None  # "ADAPTER[:MODEL]": an MLLM asked the four questions
+    judge_options: dict[str, Any] = Field(default_factory=dict)  # adapter constructor options
 
     def hash(self) -> str:
-        return hashlib.sha256(canonical_json(self.model_dump()).encode()).hexdigest()[:16]
+        d = self.model_dump()
+        d["judge_options"] = {k: v for k, v in self.judge_options.items() if k not in TRANSPORT_OPTIONS}
+        return hashlib.sha256(canonical_json(d).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -54,6 +65,16 @@ def _top(scores: dict[str, float], vocabulary: Optional[set[str]]) -> Optional[s
     return max(cand, key=cand.get) if cand else None
 
 
+def _tagger_check(tagger: str, score: Optional[float], thr: float, what: str, same_as: str = "") -> dict:
+    if score is None:
+        return {"done": False, "by": None, "why": f"{tagger} has no class for this label", "pass": None}
+    out = {"done": True, "by": tagger, "score": score, "threshold": thr, "pass": score >= thr}
+    if same_as:  # a single-modality tagger: the full clip is the same input as the muted/black one
+        out["same_input_as"] = same_as
+        out["note"] = f"{tagger} {what} only; the full clip gives it the same input"
+    return out
+
+
 def decide(
     clip: Clip,
     vis: dict[str, float],
@@ -61,39 +82,57 @@ def decide(
     cfg: FilterConfig,
     vocabulary: Optional[set[str]] = None,
     speech_scores: Optional[dict[str, float]] = None,
+    judged: Optional[dict[str, Optional[bool]]] = None,
 ) -> Decision:
+    """judged: the MLLM judge's yes/no per check (None: no clear answer); without it the taggers decide."""
     onto = default_ontology()
     v, a = vis.get(clip.label), aud.get(clip.label)
     speech = (aud if speech_scores is None else speech_scores).get("Speech", 0.0)
     mid, speech_mid = clip.label_mid, onto.mid("Speech")
     is_speech = bool(mid and (mid == speech_mid or mid in onto.descendants(speech_mid)))
-    visible = None if v is None else v >= cfg.visual_threshold
-    audible = None if a is None else a >= cfg.audio_threshold
-    checks = {
-        "visible_muted": {"score": v, "pass": visible, "tagger": cfg.visual_tagger},
-        "audible_black": {"score": a, "pass": audible, "tagger": cfg.audio_tagger},
-        "visible_full": {"score": v, "pass": visible, "same_as": "visible_muted"},
-        "audible_full": {"score": a, "pass": audible, "same_as": "audible_black"},
-        "voice_over": {
-            "speech": speech,
-            "tagger": cfg.speech_tagger or cfg.audio_tagger,
-            "flag": (not is_speech) and speech >= cfg.speech_threshold,
-        },
-        "visual_top": _top(vis, vocabulary),
-        "audio_top": _top(aud, vocabulary),
+    checks: dict[str, Any]
+    if judged is not None:
+        who = f"judge {cfg.judge}"
+        checks = {
+            k: {"done": judged.get(k) is not None, "by": who, "answer": judged.get(k), "pass": judged.get(k)}
+            for k in CHECKS
+        }
+        checks["tagger_scores"] = {cfg.visual_tagger: v, cfg.audio_tagger: a}
+    else:
+        checks = {
+            "visible_muted": _tagger_check(cfg.visual_tagger, v, cfg.visual_threshold, "sees the frames"),
+            "audible_black": _tagger_check(cfg.audio_tagger, a, cfg.audio_threshold, "hears the soundtrack"),
+            "visible_full": _tagger_check(
+                cfg.visual_tagger, v, cfg.visual_threshold, "sees the frames", "visible_muted"
+            ),
+            "audible_full": _tagger_check(
+                cfg.audio_tagger, a, cfg.audio_threshold, "hears the soundtrack", "audible_black"
+            ),
+        }
+    checks["voice_over"] = {
+        "speech": speech,
+        "tagger": cfg.speech_tagger or cfg.audio_tagger,
+        "flag": (not is_speech) and speech >= cfg.speech_threshold,
     }
-    if visible is False:
-        return Decision(
-            clip, False, f"not visible ({cfg.visual_tagger} {clip.label} = {v:.2f} < {cfg.visual_threshold})", checks
-        )
-    if visible is None and cfg.require_visual:
-        return Decision(clip, False, f"{cfg.visual_tagger} cannot see class {clip.label!r}", checks)
-    if audible is False:
-        return Decision(
-            clip, False, f"not audible ({cfg.audio_tagger} {clip.label} = {a:.2f} < {cfg.audio_threshold})", checks
-        )
-    if audible is None:
-        return Decision(clip, False, f"{cfg.audio_tagger} has no class {clip.label!r}", checks)
+    checks["visual_top"] = _top(vis, vocabulary)
+    checks["audio_top"] = _top(aud, vocabulary)
+    for k in CHECKS:
+        c = checks[k]
+        if c["pass"] is False:
+            word = "not visible" if k.startswith("visible") else "not audible"
+            where = {"muted": "with the audio muted", "black": "with black frames", "full": "on the full clip"}[
+                k.split("_")[1]
+            ]
+            if judged is not None:
+                return Decision(clip, False, f"{word} (judge {cfg.judge}: no, {where})", checks)
+            return Decision(
+                clip, False, f"{word} ({c['by']} {clip.label} = {c['score']:.2f} < {c['threshold']})", checks
+            )
+    for sense, pair in (("visual", ("visible_muted", "visible_full")), ("audio", ("audible_black", "audible_full"))):
+        if not any(checks[k]["done"] for k in pair):
+            checks["unverifiable"] = checks.get("unverifiable", []) + [sense]
+    if checks.get("unverifiable") and not cfg.allow_unverifiable:
+        return Decision(clip, False, f"unverifiable: no {checks['unverifiable'][0]} check for {clip.label}", checks)
     if checks["voice_over"]["flag"]:
         return Decision(
             clip,
@@ -101,7 +140,10 @@ def decide(
             f"voice-over: speech {speech:.2f} ({cfg.speech_tagger or cfg.audio_tagger}) on a {clip.label} clip",
             checks,
         )
-    return Decision(clip, True, None, checks)
+    allowed = checks.get("unverifiable")  # kept, but the decision says what was taken on trust
+    return Decision(
+        clip, True, f"allowed unverifiable: no {allowed[0]} check for {clip.label}" if allowed else None, checks
+    )
 
 
 def run_filter(
@@ -116,12 +158,19 @@ def run_filter(
     options: Optional[dict[str, dict]] = None,
     decode: str = "auto",
 ) -> list[Decision]:
-    """Tag (cached) and decide every ok clip (or `clip_ids`); decisions are upserted per filter hash.
-    options: tagger constructor kwargs as for `tag_clips` (device, batch size, checkpoints)."""
+    """Tag (cached), judge (cached, with `cfg.judge`) and decide every ok clip (or `clip_ids`); decisions are
+    upserted per filter hash. options: tagger constructor kwargs as for `tag_clips` (device, batch size,
+    checkpoints). A clip tagger scores the build's labels besides the curated classes, so it sees every class."""
     cfg = cfg or FilterConfig()
+    options = {k: dict(v) for k, v in (options or {}).items()}
     with Manifest(db, home) as m:
         clips = [c for c in m.clips(status=ClipStatus.ok) if clip_ids is None or c.id in clip_ids]
         files = {c.sha256: m.media_root / c.path for c in clips}
+        vocab = {c.label for c in clips}
+        if "clip" in (cfg.visual_tagger, cfg.audio_tagger):
+            from mmabench.taggers.clip import default_vocabulary
+
+            options.setdefault("clip", {}).setdefault("vocabulary", sorted(set(default_vocabulary()) | vocab))
         names = [cfg.visual_tagger, cfg.audio_tagger] + ([cfg.speech_tagger] if cfg.speech_tagger else [])
         tagger_objs = load_taggers(names, options)
         failed: dict[str, str] = {}
@@ -131,11 +180,24 @@ def run_filter(
                     failed.setdefault(sha, f"{t.name} could not read the clip: {why}")
         vs, as_ = (cached_scores(m, t, list(files)) for t in tagger_objs[:2])
         ss = cached_scores(m, tagger_objs[2], list(files)) if cfg.speech_tagger else {}
-        vocab = {c.label for c in clips}
+        judged: dict[str, dict[str, Optional[bool]]] = {}
+        if cfg.judge:
+            verdicts = judge_clips(m, Judge(cfg.judge, cfg.judge_options), clips, workers)
+            judged = verdicts.answers
+            for sha, why in verdicts.failed.items():
+                failed.setdefault(sha, why)
         out = [
             Decision(c, False, failed[c.sha256], {})
             if c.sha256 in failed
-            else decide(c, vs[c.sha256], as_[c.sha256], cfg, vocab, ss.get(c.sha256) if cfg.speech_tagger else None)
+            else decide(
+                c,
+                vs[c.sha256],
+                as_[c.sha256],
+                cfg,
+                vocab,
+                ss.get(c.sha256) if cfg.speech_tagger else None,
+                judged.get(c.sha256) if cfg.judge else None,
+            )
             for c in clips
         ]
         m.upsert(

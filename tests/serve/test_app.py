@@ -238,5 +238,6 @@ def test_clips_page_shows_decisions_with_reasons_per_check(client, served_home):
     (reason,) = sql(served_home, "SELECT reason FROM decisions WHERE kept = 0 LIMIT 1")[0]
     assert html_escape(reason) in html
     assert "visible_muted" in html and "FAIL" in html and "imagenet" in html and "yamnet" in html
+    assert "not done" in html and "same input as audible_black" in html  # unverifiable Speech; unimodal yamnet
     only_kept = client.get("/clips", params={"decision": "kept"}).text
     assert only_kept.count('class="ok">kept</span>') == kept and "rejected</span>:" not in only_kept

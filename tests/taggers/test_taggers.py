@@ -59,10 +59,26 @@ def test_tag_cache_second_run_calls_no_model(tmp_path):
 def test_filter_keeps_seen_and_heard_and_rejects_a_swap_for_the_audio(tmp_path, imagenet, yamnet):
     build("conflict", home=tmp_path, progress=False)
     decisions = {d.clip.source_ref: d for d in run_filter(home=tmp_path)}
-    assert decisions["clips/cat_1.mp4"].kept and decisions["clips/speech_1.mp4"].kept
+    assert decisions["clips/cat_1.mp4"].kept
+    # ImageNet has no "Speech": not a pass by default (it used to pass as "n/a"), kept only when allowed
+    speech = decisions["clips/speech_1.mp4"]
+    assert not speech.kept and speech.reason == "unverifiable: no visual check for Speech"
+    assert speech.checks["visible_muted"]["done"] is False and speech.checks["unverifiable"] == ["visual"]
+    assert speech.checks["audible_full"]["same_input_as"] == "audible_black"  # yamnet hears the same input
+    allowed = {d.clip.source_ref: d for d in run_filter(FilterConfig(allow_unverifiable=True), home=tmp_path)}
+    assert allowed["clips/speech_1.mp4"].kept and allowed["clips/speech_1.mp4"].checks["unverifiable"] == ["visual"]
+    assert allowed["clips/speech_1.mp4"].reason == "allowed unverifiable: no visual check for Speech"
+    assert not allowed["clips/music_1.mp4"].kept  # a failed check is still a failure
     assert "not visible" in decisions["clips/music_1.mp4"].reason  # Big Buck Bunny: no instrument on screen
-    stored = run_readonly(f"sqlite:///{tmp_path}/manifest.db", "SELECT count(*), sum(kept) FROM decisions")[1]
-    assert stored == [(18, sum(d.kept for d in decisions.values()))]
+    stored = run_readonly(
+        f"sqlite:///{tmp_path}/manifest.db", "SELECT filter_hash, count(*), sum(kept) FROM decisions GROUP BY 1"
+    )[1]
+    assert sorted(stored) == sorted(
+        [
+            (FilterConfig().hash(), 18, sum(d.kept for d in decisions.values())),
+            (FilterConfig(allow_unverifiable=True).hash(), 18, sum(d.kept for d in allowed.values())),
+        ]
+    )
     # an av_swap of the cat clip: the cat is still seen, but no longer heard
     with Manifest(home=tmp_path) as m:
         cat = next(c for c in m.clips() if c.source_ref == "clips/cat_1.mp4")
