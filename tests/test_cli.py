@@ -392,3 +392,21 @@ def test_eval_and_webdataset_of_a_missing_build_fail_and_record_nothing(cwd):
     res = run("mmabench export webdataset shards/ --build nope", code=2)
     assert len(res.output.strip().splitlines()) == 1 and "'nope'" in res.output
     assert not (cwd / "shards").exists()
+
+
+def test_folder_labels_that_are_a_json_object_are_one_line(cwd):
+    (cwd / "clips").mkdir()
+    (cwd / "labels.json").write_text('{"path": "a.mp4", "label": "Dog"}')
+    res = run("mmabench build --source folder --folder clips/ --labels labels.json --no-progress", code=2)
+    assert "list of" in res.output and "Traceback" not in res.output
+
+
+def test_folder_start_after_end_and_unknown_classes_are_reasons(cwd):
+    make_clip(cwd / "clips" / "a.mp4", seconds=3)
+    make_clip(cwd / "clips" / "b.mp4", seconds=3)
+    (cwd / "labels.csv").write_text("path,label,start,end\na.mp4,Dog,2,1\nb.mp4,Robot dog,,\n")
+    res = run("mmabench ingest folder clips/ --labels labels.csv --no-progress")
+    out = " ".join(res.output.split())
+    assert "start after end" in out and "part.mp4" not in out and "--allow-new-classes" in out
+    res = run("mmabench ingest folder clips/ --labels labels.csv --allow-new-classes --no-progress")
+    assert "ok=1" in res.output

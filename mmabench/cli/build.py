@@ -47,6 +47,11 @@ def _with_rules(src, rules: Optional[Path]) -> None:
         src.runtime["curation"] = str(Path(rules).resolve())
 
 
+NewClassesOpt = typer.Option(
+    False, "--allow-new-classes", help="folder/list: keep labels that are no AudioSet class (they get no mid)."
+)
+
+
 @app.command()
 def build(
     split: SplitName = typer.Option(
@@ -66,6 +71,7 @@ def build(
         None, "--segments", help="AudioSet segment CSV, or 'eval' / 'balanced_train' (shipped); repeatable."
     ),
     list_file: Optional[Path] = typer.Option(None, help="CSV of ytid|url,start,end,label for --source list."),
+    allow_new_classes: bool = NewClassesOpt,
     rules: Optional[Path] = RulesOpt,
     limit: Optional[int] = typer.Option(None, help="At most N clips from a download source."),
     normalize: Optional[int] = typer.Option(
@@ -108,6 +114,7 @@ def build(
         classes=classes,
         per_class=per_class,
         download=_download_opts(),
+        allow_new_classes=allow_new_classes,
     )
     _with_rules(src, rules)
     cfg = BuildConfig(
@@ -205,6 +212,7 @@ def ingest_folder(
     root: Path = typer.Argument(..., help="Folder of clips."),
     labels: Path = typer.Option(..., help="CSV/JSON: path, label (class or AudioSet mid)[, start, end]."),
     normalize: Optional[int] = typer.Option(None, help="Re-encode as the study did (e.g. 504)."),
+    allow_new_classes: bool = NewClassesOpt,
     retry_failed: bool = typer.Option(False),
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
@@ -212,7 +220,7 @@ def ingest_folder(
 ) -> None:
     """Validate and store your own clips."""
     _run_ingest(
-        _source("folder", folder=root, labels=labels),
+        _source("folder", folder=root, labels=labels, allow_new_classes=allow_new_classes),
         normalize=normalize,
         retry_failed=retry_failed,
         progress=progress,
@@ -225,6 +233,7 @@ def ingest_folder(
 def ingest_list(
     path: Path = typer.Argument(..., help="CSV with header: ytid or url, start, end, label."),
     normalize: Optional[int] = typer.Option(None, help="Re-encode as the study did (e.g. 504)."),
+    allow_new_classes: bool = NewClassesOpt,
     retry_failed: bool = typer.Option(False),
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
@@ -232,7 +241,7 @@ def ingest_list(
 ) -> None:
     """Download the sections listed in a CSV (published benchmark metadata, your own lists)."""
     _run_ingest(
-        _source("list", list_file=path, download=_download_opts()),
+        _source("list", list_file=path, download=_download_opts(), allow_new_classes=allow_new_classes),
         normalize=normalize,
         retry_failed=retry_failed,
         progress=progress,

@@ -122,7 +122,7 @@ def ingest_one(
     scratch = media_root / ".scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     try:
-        with tempfile.TemporaryDirectory(dir=scratch) as work:
+        with tempfile.TemporaryDirectory(dir=scratch, prefix=media.scratch_prefix()) as work:
             local, start, end, want = spec.uri, spec.start, spec.end, spec.end
             if fetch is not None:
                 got = fetch(spec, Path(work))
@@ -185,7 +185,8 @@ def ingest_stage(
 
     def plan():
         with m.session() as s:
-            known = {r.id: r for r in s.execute(select(ClipRow.id, ClipRow.status, ClipRow.path, ClipRow.attempts))}
+            cols = (ClipRow.id, ClipRow.status, ClipRow.path, ClipRow.attempts, ClipRow.label, ClipRow.provenance)
+            known = {r.id: r for r in s.execute(select(*cols))}
         units = []
         for spec in specs:
             row = known.get(spec.id)
@@ -193,6 +194,9 @@ def ingest_stage(
                 units.append((spec, 0))
             elif row.status == ClipStatus.ok.value and not (m.media_root / row.path).exists():
                 units.append((spec, row.attempts or 1))  # media are derived: rebuild a lost file
+            elif row.status == ClipStatus.ok.value and _changed(spec, row, spec.source in fetchers):
+                units.append((spec, row.attempts or 1))
+                _drop_renders(m, spec.id)  # its variants are re-rendered from the new clip
             elif row.status != ClipStatus.ok.value and retry_failed:
                 units.append((spec, row.attempts or 1))
         return units
@@ -210,6 +214,28 @@ def ingest_stage(
         failed=lambda c: c.status is not ClipStatus.ok,
         workers=workers,
     )
+
+
+def _changed(spec: ClipSpec, row, fetched: bool) -> bool:
+    """The same clip id (source, name, section) with another label, or a local file replaced by other bytes."""
+    if row.label != spec.label:
+        return True
+    was = (row.provenance or {}).get("source_sha256")
+    return (
+        not fetched
+        and was is not None
+        and spec.uri is not None
+        and os.path.isfile(spec.uri)
+        and (media.sha256_file(spec.uri) != was)
+    )
+
+
+def _drop_renders(m: Manifest, clip_id: str) -> None:
+    with m.session() as s:
+        q = select(VariantRow.path).where((VariantRow.video_clip_id == clip_id) | (VariantRow.audio_clip_id == clip_id))
+        for (path,) in s.execute(q):
+            if path:
+                (m.media_root / path).unlink(missing_ok=True)
 
 
 def fetchers_of(sources: list) -> dict[str, Fetch]:
@@ -305,8 +331,13 @@ def item_stage(
 
     def plan():
         with m.session() as s:
-            q = select(ItemRow.id, ItemRow.condition).where(ItemRow.build == name, ItemRow.superseded_at.is_(None))
-            current = {r.id for r in s.execute(q) if pending["config"] or r.condition in ours}
+            q = select(ItemRow.id, ItemRow.condition, ItemRow.answer).where(
+                ItemRow.build == name, ItemRow.superseded_at.is_(None)
+            )
+            rows = [r for r in s.execute(q) if pending["config"] or r.condition in ours]
+        answers = {i.id: i.answer for i in wanted}
+        # a relabelled clip whose class list is unchanged keeps its items' ids: their answer is rewritten
+        current = {r.id for r in rows if answers.get(r.id, r.answer) == r.answer}
         # a class came in (--retry-failed) or the config changed (--force-config): then items of the other
         # splits were made with the old config too, and go with it
         pending["stale"] = current - {i.id for i in wanted}
@@ -337,7 +368,7 @@ def apply_items(m: Manifest, name: str, pending: dict) -> None:
         for i in range(0, len(stale), 1000):
             s.execute(update(ItemRow).where(ItemRow.id.in_(stale[i : i + 1000])).values(superseded_at=now))
         rows = [i.model_dump(mode="json") | {"superseded_at": None} for i in pending.get("new") or ()]
-        upsert(s, ItemRow.__table__, rows, update=["superseded_at"])
+        upsert(s, ItemRow.__table__, rows, update=["superseded_at", "answer"])
 
 
 def _summarize_clips(report: BuildReport, clips: list[Clip], spec_ids: set[str]) -> None:
@@ -366,6 +397,7 @@ def ingest(
     t0 = time.perf_counter()
     report = BuildReport(cfg.name, "ingest")
     with Manifest(db, home) as m:
+        media.sweep_partials(m.media_root)  # a killed run's temp files and scratch folders
         sources = make_sources(cfg)
         specs = collect_specs(cfg, sources)
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
