@@ -135,3 +135,29 @@ def test_scratch_of_a_killed_run_is_swept_but_a_live_ones_is_kept(tmp_path):
     make_clip(tmp_path / "in" / "a.mp4")
     _ingest(tmp_path, None, "path,label\na.mp4,Dog\n")
     assert sorted(p.name for p in scratch.iterdir()) == ["tmp1-live"]
+
+
+def test_a_relabelled_or_replaced_clip_reaches_the_build(tmp_path):
+    """Same names, other label / other bytes: the build answers with the new label and re-renders the media."""
+    from mmabench.pipeline.build import build
+
+    for n, f in zip("abcd", (300, 500, 700, 900)):
+        make_clip(tmp_path / "in" / f"{n}.mp4", freq=f)
+    labels = tmp_path / "in" / "labels.csv"
+    labels.write_text("path,label\na.mp4,Dog\nb.mp4,Cat\nc.mp4,Dog\nd.mp4,Cat\n")
+    src = SourceConfig(name="folder", options={"root": str(tmp_path / "in"), "labels": str(labels)})
+    cfg = BuildConfig(sources=[src])
+    build("conflict", cfg, home=tmp_path / "ws", progress=False)
+    with Manifest(None, tmp_path / "ws") as m:
+        a = next(c for c in m.clips() if c.source_ref == "a.mp4")
+        aligned = {v.video_clip_id: v for v in m.variants("aligned")}[a.id]
+        answers = {i.id: i.answer for i in m.items() if i.variant_id == aligned.id and i.prompt_modality == "visual"}
+    assert list(answers.values()) == ["Dog"]
+    labels.write_text("path,label\na.mp4,Cat\nb.mp4,Cat\nc.mp4,Dog\nd.mp4,Dog\n")  # same class list
+    make_clip(tmp_path / "in" / "a.mp4", freq=1100)
+    rep = build("conflict", cfg, home=tmp_path / "ws", progress=False)
+    assert rep.new_work > 0
+    with Manifest(None, tmp_path / "ws") as m:
+        now = {v.id: v for v in m.variants("aligned")}[aligned.id]
+        answers = {i.id: i.answer for i in m.items() if i.variant_id == aligned.id and i.prompt_modality == "visual"}
+    assert list(answers.values()) == ["Cat"] and now.sha256 != aligned.sha256
