@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -238,6 +239,14 @@ def _drop_renders(m: Manifest, clip_id: str) -> None:
                 (m.media_root / path).unlink(missing_ok=True)
 
 
+def remove_path(f: Path) -> None:
+    """A file, or a folder where a file should be."""
+    if f.is_dir() and not f.is_symlink():
+        shutil.rmtree(f, ignore_errors=True)
+    else:
+        f.unlink(missing_ok=True)
+
+
 def fetchers_of(sources: list) -> dict[str, Fetch]:
     return {s.name: s.fetch for s in sources if hasattr(s, "fetch")}
 
@@ -251,7 +260,7 @@ def render_variant(v: Variant, clip_paths: dict[str, Path], media_root: Path) ->
         mv = media_variant(v)
         dst = media_root / variant_relpath(v)
         info: dict = {}
-        if mv is v or not dst.exists():
+        if mv is v or not dst.is_file() or dst.stat().st_size == 0:  # an emptied shared file is never reused
             src = {"video": clip_paths[mv.video_clip_id]}
             if mv.audio_clip_id:
                 src["audio"] = clip_paths[mv.audio_clip_id]
@@ -299,8 +308,10 @@ def synth_stage(m: Manifest, recipes: list[Variant], clips: dict[str, Clip], rep
         for v in recipes:
             row = have.get(v.id)
             f = m.media_root / variant_relpath(v)
-            if row is None or not f.exists() or f.stat().st_size != row.bytes:
+            if row is None or not f.is_file() or f.stat().st_size != row.bytes:
                 todo.append(v)
+                if row is not None:  # disagrees with the manifest: gone, so no other render reuses it
+                    remove_path(f)
         return todo
 
     def commit(results):
