@@ -145,8 +145,8 @@ def build(
         )
     except BuildConfigMismatch as e:
         _fail(str(e), 2)
-    except (LookupError, ValueError) as e:  # unknown source / class, bad labels file
-        _fail(str(e), 2)
+    except (LookupError, ValueError) as e:  # unknown source / class, bad labels file, missing extra
+        _fail(escape(str(e)), 2)
     _print_report(report)
 
 
@@ -175,7 +175,7 @@ def _run_ingest(src, *, normalize, retry_failed, progress, home, db) -> None:
             ray_address=_DOWNLOAD.get("ray_address"),
         )
     except (LookupError, ValueError, OSError) as e:
-        _fail(str(e), 2)
+        _fail(escape(str(e)), 2)
     _print_ingest(report)
 
 

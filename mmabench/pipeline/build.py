@@ -24,6 +24,7 @@ from mmabench.pipeline.pools import check_pools
 from mmabench.pipeline.stages import Stage, StageReport, make_progress, run_stage
 from mmabench.registry import sources as source_registry
 from mmabench.schema import Clip, ClipSpec, ClipStatus, Condition, Item, Split, Variant, conditions_for
+from mmabench.sources.download import YtDlpFetcher, require_ytdlp
 from mmabench.synth.conflicts import media_variant, ops, plan_variants, variant_relpath
 from mmabench.synth.items import itemize
 from mmabench.taxonomy.ontology import default_ontology
@@ -251,6 +252,12 @@ def fetchers_of(sources: list) -> dict[str, Fetch]:
     return {s.name: s.fetch for s in sources if hasattr(s, "fetch")}
 
 
+def check_extras(sources: list) -> None:
+    """Before any work: a download source without yt-dlp would record every clip as failed."""
+    if any(isinstance(getattr(s, "fetcher", None), YtDlpFetcher) for s in sources):
+        require_ytdlp()
+
+
 # --- synthesize -------------------------------------------------------------------------------------------
 
 
@@ -407,9 +414,10 @@ def ingest(
     """Only the ingest stage: fetch / validate / store clips (e.g. download AudioSet ahead of builds)."""
     t0 = time.perf_counter()
     report = BuildReport(cfg.name, "ingest")
+    sources = make_sources(cfg)
+    check_extras(sources)
     with Manifest(db, home) as m:
         media.sweep_partials(m.media_root)  # a killed run's temp files and scratch folders
-        sources = make_sources(cfg)
         specs = collect_specs(cfg, sources)
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
         with make_progress(progress, console) as bar:
@@ -482,6 +490,7 @@ def build(
     conditions = list(conditions_for(split))
     report = BuildReport(cfg.name, split.value)
     sources = make_sources(cfg)
+    check_extras(sources)
     specs = collect_specs(cfg, sources)
     _check_classes(cfg, specs, sources)
     runner = make_executor(executor, workers, ray_address)
