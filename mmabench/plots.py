@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+CHARTS_NOTE = "charts skipped: matplotlib is not installed (pip install 'mmabench[report]')"
+
+
+def have_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
 
 def bar_chart(values: dict[str, float], path: str | Path, *, title: str = "", xlabel: str = "") -> Path:
     try:
@@ -11,8 +21,8 @@ def bar_chart(values: dict[str, float], path: str | Path, *, title: str = "", xl
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError("charts need matplotlib: pip install 'mmabench[report]'") from e
+    except ImportError as e:  # the CLI names the extra in one line (cli.main)
+        raise ModuleNotFoundError("charts need matplotlib: pip install 'mmabench[report]'", name="matplotlib") from e
     items = sorted(values.items(), key=lambda kv: kv[1])
     fig, ax = plt.subplots(figsize=(8, max(3.0, 0.18 * len(items) + 1)))
     ax.barh([k for k, _ in items], [v for _, v in items], color="#4C72B0")

@@ -413,3 +413,44 @@ def test_eval_and_webdataset_of_a_missing_build_fail_and_record_nothing(cwd):
     res = run("mmabench export webdataset shards/ --build nope", code=2)
     assert len(res.output.strip().splitlines()) == 1 and "'nope'" in res.output
     assert not (cwd / "shards").exists()
+
+
+def test_folder_labels_that_are_a_json_object_are_one_line(cwd):
+    (cwd / "clips").mkdir()
+    (cwd / "labels.json").write_text('{"path": "a.mp4", "label": "Dog"}')
+    res = run("mmabench build --source folder --folder clips/ --labels labels.json --no-progress", code=2)
+    assert "list of" in res.output and "Traceback" not in res.output
+
+
+def test_folder_start_after_end_and_unknown_classes_are_reasons(cwd):
+    make_clip(cwd / "clips" / "a.mp4", seconds=3)
+    make_clip(cwd / "clips" / "b.mp4", seconds=3)
+    (cwd / "labels.csv").write_text("path,label,start,end\na.mp4,Dog,2,1\nb.mp4,Robot dog,,\n")
+    res = run("mmabench ingest folder clips/ --labels labels.csv --no-progress")
+    out = " ".join(res.output.split())
+    assert "start after end" in out and "part.mp4" not in out and "--allow-new-classes" in out
+    res = run("mmabench ingest folder clips/ --labels labels.csv --allow-new-classes --no-progress")
+    assert "ok=1" in res.output
+
+
+def test_verify_reports_lost_clips_a_folder_variant_and_rebuilds_an_emptied_shared_file(cwd):
+    import shutil
+
+    run("mmabench build --split full --no-progress")
+    media = cwd / "mmabench_data" / "media"
+    variants = sorted(p for p in (media / "variants").rglob("*.mp4"))
+    victim = variants[0]
+    victim.unlink()
+    victim.mkdir()  # a folder where a variant file should be
+    res = run("mmabench verify --repair")
+    assert "a folder where the file should be" in res.output and victim.is_file()
+    q = "select path from variants where condition = 'aligned' order by id limit 1"
+    aligned = media / run(f'mmabench query --format csv "{q}"').output.split()[-1]
+    aligned.write_bytes(b"")  # shared by caption/long_context rows: must not be re-used empty
+    run("mmabench build --split full --no-progress")
+    rows = run('mmabench query --format csv "select count(*) from variants where bytes = 0"').output
+    assert rows.split()[-1] == "0" and aligned.stat().st_size > 0
+    assert "0 variant file(s)" in run("mmabench verify").output
+    shutil.rmtree(media)
+    res = run("mmabench verify --repair", code=1)
+    assert "source clip(s) missing" in res.output and "0 re-rendered" in res.output

@@ -27,6 +27,7 @@ class MajorityAdapter(Adapter):
     (the answer prior); ties broken by name."""
 
     name = "majority"
+    deterministic = False  # its answer is the prior of the run's own items: never served from another run
 
     def prepare(self, items: Sequence[Item]) -> None:
         by_mod: dict[str, Counter] = {}

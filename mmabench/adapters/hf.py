@@ -7,6 +7,8 @@ stream was dropped sends no audio part. Greedy decoding; one model instance, req
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -15,23 +17,57 @@ from typing import Any, Optional
 import numpy as np
 
 from mmabench.adapters.base import Adapter, Capabilities, PermanentError, Request, Response
+from mmabench.media import sha256_file
 
 
-def weights_id(src: str) -> str:
-    """Hash of the weight files' names and sizes (cheap; changes when a checkpoint is replaced)."""
+def _weight_files(p: Path) -> list[Path]:
+    return sorted(p.glob("*.safetensors")) or sorted(p.glob("*.bin"))
+
+
+def _hash_cache() -> Path:
+    base = os.environ.get("MMABENCH_CACHE") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mmabench" / "weights_sha256.json"
+
+
+def weights_id(src: str, revision: Optional[str] = None) -> str:
+    """The model's content identity for the answer cache: sha256 over the weight files' bytes (a merged
+    checkpoint in a same-named folder with same-sized shards is another model), or the `revision` the user
+    gives. Each file's hash is cached by (path, size, mtime_ns) so a 15-GB model is read once."""
+    if revision:
+        return f"revision:{revision}"
     p = Path(src)
     if not p.is_dir():
-        return src
-    files = sorted((f.name, f.stat().st_size) for f in p.glob("*.safetensors")) or sorted(
-        (f.name, f.stat().st_size) for f in p.glob("*.bin")
-    )
-    return hashlib.sha256(repr(files).encode()).hexdigest()[:16]
+        try:  # a hub id: its local snapshot folder (no download)
+            from huggingface_hub import snapshot_download
+
+            p = Path(snapshot_download(src, local_files_only=True))
+        except Exception:
+            return src
+    cache_file = _hash_cache()
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    digests, dirty = [], False
+    for f in _weight_files(p):
+        st = f.stat()
+        key = f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        if key not in cache:
+            cache[key], dirty = sha256_file(f), True
+        digests.append((f.name, cache[key]))
+    if dirty:
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}")
+            tmp.write_text(json.dumps(cache, indent=0, sort_keys=True))
+            os.replace(tmp, cache_file)
+        except OSError:
+            pass  # a read-only home: the identity is still right, only recomputed next time
+    return hashlib.sha256(repr(digests).encode()).hexdigest()[:16]
 
 
 def adapter_sha256(adapter_dir: str) -> str:
     """Content hash of a PEFT adapter (its weight files): the cache identity of a tuned model."""
-    from mmabench.media import sha256_file
-
     files = sorted(Path(adapter_dir).glob("adapter_model.*"))
     if not files:
         raise PermanentError(f"no PEFT adapter (adapter_model.safetensors) in {adapter_dir}")
@@ -70,6 +106,7 @@ class HFOmniAdapter(Adapter):
         **options: Any,
     ):
         src = path or model
+        revision = options.pop("revision", None)  # the user's own identity for the weights: no hashing
         if not src:
             raise PermanentError("the hf adapter needs a model: --model hf:ORG/NAME or --opt path='\"DIR\"'")
         try:
@@ -82,7 +119,8 @@ class HFOmniAdapter(Adapter):
             frames=frames,
             frame_size=frame_size,
             max_new_tokens=max_new_tokens,
-            weights=weights_id(str(src)),
+            weights=weights_id(str(src), revision),
+            dtype=dtype,
             **({"adapter": adapter_sha256(adapter)} if adapter else {}),  # a tuned model never hits base answers
             **options,
         )

@@ -22,6 +22,37 @@ def main() -> None:
 
         err.print(f"[bold red]error:[/] {escape(str(e))}")
         raise SystemExit(1) from None
+    except ModuleNotFoundError as e:  # an optional package this command needs: name the extra, no traceback
+        extra = EXTRAS.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        from mmabench.cli.app import err
+
+        err.print(f"error: this needs {e.name}: pip install 'mmabench[{extra}]'", markup=False, highlight=False)
+        raise SystemExit(1) from None
+
+
+# optional packages -> the extra that installs them (pyproject's optional-dependencies)
+EXTRAS = {
+    "matplotlib": "report",
+    "yt_dlp": "ingest",
+    "psycopg": "postgres",
+    "onnxruntime": "tag",
+    "onnx": "tag",
+    "torch": "tag",
+    "openai": "eval",
+    "google": "eval",
+    "transformers": "hf-model",
+    "torchvision": "hf-model",
+    "open_clip": "clip",
+    "peft": "train",
+    "ray": "ray",
+    "silero_vad": "speech",
+    "pyannote": "speech",
+    "starlette": "serve",
+    "jinja2": "serve",
+    "uvicorn": "serve",
+}
 
 
 if __name__ == "__main__":

@@ -152,14 +152,17 @@ def _source(
     classes=None,
     per_class=None,
     download=None,
+    allow_new_classes: bool = False,
 ):
     from mmabench.config import SourceConfig
+
+    new = {"allow_new_classes": True} if allow_new_classes else {}  # only when set: older builds keep their hash
 
     if source == "folder":
         if not folder or not labels:
             _fail("--source folder needs --folder DIR and --labels FILE")
         return SourceConfig(
-            name="folder", options={"root": str(Path(folder).resolve()), "labels": str(Path(labels).resolve())}
+            name="folder", options={"root": str(Path(folder).resolve()), "labels": str(Path(labels).resolve())} | new
         )
     url = _DOWNLOAD.get("url_template", "https://www.youtube.com/watch?v={ytid}")
     if source == "audioset":
@@ -179,7 +182,7 @@ def _source(
             _fail("--source list needs --list-file FILE")
         return SourceConfig(
             name="list",
-            options={"path": str(Path(list_file).resolve()), "url_template": url},
+            options={"path": str(Path(list_file).resolve()), "url_template": url} | new,
             runtime={"download": download or {}},
         )
     return SourceConfig(name=source)

@@ -62,6 +62,11 @@ def _with_rules(src, rules: Optional[Path]) -> None:
         src.runtime["curation"] = str(Path(rules).resolve())
 
 
+NewClassesOpt = typer.Option(
+    False, "--allow-new-classes", help="folder/list: keep labels that are no AudioSet class (they get no mid)."
+)
+
+
 @app.command()
 def build(
     split: SplitName = typer.Option(
@@ -81,6 +86,7 @@ def build(
         None, "--segments", help="AudioSet segment CSV, or 'eval' / 'balanced_train' (shipped); repeatable."
     ),
     list_file: Optional[Path] = typer.Option(None, help="CSV of ytid|url,start,end,label for --source list."),
+    allow_new_classes: bool = NewClassesOpt,
     rules: Optional[Path] = RulesOpt,
     limit: Optional[int] = typer.Option(None, help="At most N clips from a download source."),
     normalize: Optional[int] = typer.Option(
@@ -126,6 +132,7 @@ def build(
         classes=classes,
         per_class=per_class,
         download=_download_opts(),
+        allow_new_classes=allow_new_classes,
     )
     _with_rules(src, rules)
     cfg = BuildConfig(
@@ -156,8 +163,8 @@ def build(
         )
     except BuildConfigMismatch as e:
         _fail(str(e), 2)
-    except (LookupError, ValueError) as e:  # unknown source / class, bad labels file
-        _fail(str(e), 2)
+    except (LookupError, ValueError) as e:  # unknown source / class, bad labels file, missing extra
+        _fail(escape(str(e)), 2)
     _print_report(report)
 
 
@@ -186,7 +193,7 @@ def _run_ingest(src, *, normalize, retry_failed, progress, home, db) -> None:
             ray_address=_DOWNLOAD.get("ray_address"),
         )
     except (LookupError, ValueError, OSError) as e:
-        _fail(str(e), 2)
+        _fail(escape(str(e)), 2)
     _print_ingest(report)
 
 
@@ -223,6 +230,7 @@ def ingest_folder(
     root: Path = typer.Argument(..., help="Folder of clips."),
     labels: Path = typer.Option(..., help="CSV/JSON: path, label (class or AudioSet mid)[, start, end]."),
     normalize: Optional[int] = typer.Option(None, help="Re-encode as the study did (e.g. 504)."),
+    allow_new_classes: bool = NewClassesOpt,
     retry_failed: bool = typer.Option(False),
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
@@ -230,7 +238,7 @@ def ingest_folder(
 ) -> None:
     """Validate and store your own clips."""
     _run_ingest(
-        _source("folder", folder=root, labels=labels),
+        _source("folder", folder=root, labels=labels, allow_new_classes=allow_new_classes),
         normalize=normalize,
         retry_failed=retry_failed,
         progress=progress,
@@ -243,6 +251,7 @@ def ingest_folder(
 def ingest_list(
     path: Path = typer.Argument(..., help="CSV with header: ytid or url, start, end, label."),
     normalize: Optional[int] = typer.Option(None, help="Re-encode as the study did (e.g. 504)."),
+    allow_new_classes: bool = NewClassesOpt,
     retry_failed: bool = typer.Option(False),
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
@@ -250,7 +259,7 @@ def ingest_list(
 ) -> None:
     """Download the sections listed in a CSV (published benchmark metadata, your own lists)."""
     _run_ingest(
-        _source("list", list_file=path, download=_download_opts()),
+        _source("list", list_file=path, download=_download_opts(), allow_new_classes=allow_new_classes),
         normalize=normalize,
         retry_failed=retry_failed,
         progress=progress,
@@ -321,8 +330,13 @@ def verify(
     from mmabench.pipeline.verify import verify as run_verify
 
     bad, fixed = run_verify(home=home, db=db, repair=repair, console=err)
-    out.print(f"{len(bad)} variant file(s) missing or changed" + (f"; {fixed} re-rendered" if repair else ""))
+    lost = [b for b in bad if b[0].startswith("clip ")]
+    if lost:
+        out.print(f"{len(lost)} source clip(s) missing or changed (not re-rendered: `mmabench build` re-ingests them)")
+    out.print(
+        f"{len(bad) - len(lost)} variant file(s) missing or changed" + (f"; {fixed} re-rendered" if repair else "")
+    )
     for vid, why in bad:
         out.print(f"  {vid}: {why}")
-    if bad and not repair:
+    if len(bad) > (fixed if repair else 0):  # what is still wrong after a repair fails the command too
         raise typer.Exit(1)

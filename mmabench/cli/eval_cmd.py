@@ -194,3 +194,7 @@ def report(
     except ValueError as e:
         _fail(str(e), 2)
     out.print(f"wrote {paths['markdown']} and {paths['html']} ({len(paths) - 2} chart(s))")
+    from mmabench.plots import CHARTS_NOTE, have_matplotlib
+
+    if not have_matplotlib():
+        err.print(CHARTS_NOTE, markup=False, highlight=False)

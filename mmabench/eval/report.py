@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import BuildRow, RunRow
 from mmabench.eval.scoring import Cell, score_rows
+from mmabench.plots import CHARTS_NOTE, have_matplotlib
 
 ORDER = ["aligned", "av_swap", "caption", "long_context", "audio_removed", "frames_zeroed"]
 
@@ -151,7 +152,7 @@ def markdown(scores: list[RunScores], charts: dict[str, Path]) -> str:
             "",
             f"## {s.label} (`{s.run.id}`)",
             "",
-            f"![{s.label}]({charts[s.run.id].name})",
+            f"![{s.label}]({charts[s.run.id].name})" if s.run.id in charts else f"> {CHARTS_NOTE}",
             "",
             "| condition | prompt | n | accuracy | 95% CI | macro | abstain | unparsed |",
             "|---|---|---|---|---|---|---|---|",
@@ -221,7 +222,8 @@ def make_report(
         cells = paired.paired_cells(m, *compare) if compare else []
     if not scores:
         raise ValueError("no runs to report (run `mmabench eval` first, or check --run ids)")
-    charts = {s.run.id: _chart(s, out_dir / f"run_{s.run.id}.png") for s in scores}
+    # without matplotlib the tables still come, with a note where each chart would be
+    charts = {s.run.id: _chart(s, out_dir / f"run_{s.run.id}.png") for s in scores} if have_matplotlib() else {}
     md = markdown(scores, charts)
     if compare:
         label = {s.run.id: s.label for s in scores}

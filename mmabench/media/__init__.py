@@ -6,7 +6,15 @@ Every writer goes through `atomic_output`: temp name, fsync, rename — a killed
 """
 
 from mmabench.media.decode import DECODE_THREADS, crop_frame, load_audio, sample_frames, sample_video_frames, wav_bytes
-from mmabench.media.files import MUX_OPTIONS, MediaError, atomic_output, sha256_file, sweep_partials, tool_versions
+from mmabench.media.files import (
+    MUX_OPTIONS,
+    MediaError,
+    atomic_output,
+    scratch_prefix,
+    sha256_file,
+    sweep_partials,
+    tool_versions,
+)
 from mmabench.media.probe import MediaInfo, audio_peak_dbfs, probe, validate
 from mmabench.media.writers import NORMALIZE_RECIPE, normalize, remove_audio, remux, swap_audio, zero_frames
 
@@ -26,6 +34,7 @@ __all__ = [
     "remux",
     "sample_frames",
     "sample_video_frames",
+    "scratch_prefix",
     "sha256_file",
     "swap_audio",
     "sweep_partials",

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -50,10 +51,24 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def scratch_prefix() -> str:
+    """Name prefix of a worker's folder under media/.scratch (downloads, yt-dlp parts): carries the writer's
+    pid so a later run can tell a killed run's folder from a live one's."""
+    return f"tmp{os.getpid()}-"
+
+
 def sweep_partials(root: str | Path) -> int:
-    """Delete temp files left by killed writers (`atomic_output` names them .NAME.PID.ID.partEXT) whose
-    process is gone; a live writer's file is left alone. Returns how many were removed."""
+    """Delete temp files left by killed writers (`atomic_output` names them .NAME.PID.ID.partEXT) and scratch
+    folders (`scratch_prefix`, with their yt-dlp parts) whose process is gone; a live writer's are left alone.
+    Returns how many were removed."""
     n = 0
+    scratch = Path(root) / ".scratch"
+    for d in scratch.glob("tmp*-*") if scratch.is_dir() else ():
+        hit = re.fullmatch(r"tmp(\d+)-.+", d.name)
+        if hit is None or not d.is_dir() or int(hit.group(1)) == os.getpid() or _alive(int(hit.group(1))):
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        n += 1
     for tmp in Path(root).rglob(".*.part*"):
         hit = re.fullmatch(r"\..+\.(\d+)\.[0-9a-f]+\.part(\.[^.]*)?", tmp.name)
         if hit is None or int(hit.group(1)) == os.getpid() or _alive(int(hit.group(1))):

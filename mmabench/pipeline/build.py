@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from mmabench.pipeline.pools import check_pools
 from mmabench.pipeline.stages import Stage, StageReport, make_progress, run_stage
 from mmabench.registry import sources as source_registry
 from mmabench.schema import Clip, ClipSpec, ClipStatus, Condition, Item, Split, Variant, conditions_for
+from mmabench.sources.download import YtDlpFetcher, require_ytdlp
 from mmabench.synth.conflicts import media_variant, ops, plan_variants, variant_relpath
 from mmabench.synth.items import itemize
 from mmabench.taxonomy.ontology import default_ontology
@@ -122,7 +124,7 @@ def ingest_one(
     scratch = media_root / ".scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     try:
-        with tempfile.TemporaryDirectory(dir=scratch) as work:
+        with tempfile.TemporaryDirectory(dir=scratch, prefix=media.scratch_prefix()) as work:
             local, start, end, want = spec.uri, spec.start, spec.end, spec.end
             if fetch is not None:
                 got = fetch(spec, Path(work))
@@ -185,7 +187,8 @@ def ingest_stage(
 
     def plan():
         with m.session() as s:
-            known = {r.id: r for r in s.execute(select(ClipRow.id, ClipRow.status, ClipRow.path, ClipRow.attempts))}
+            cols = (ClipRow.id, ClipRow.status, ClipRow.path, ClipRow.attempts, ClipRow.label, ClipRow.provenance)
+            known = {r.id: r for r in s.execute(select(*cols))}
         units = []
         for spec in specs:
             row = known.get(spec.id)
@@ -193,6 +196,9 @@ def ingest_stage(
                 units.append((spec, 0))
             elif row.status == ClipStatus.ok.value and not (m.media_root / row.path).exists():
                 units.append((spec, row.attempts or 1))  # media are derived: rebuild a lost file
+            elif row.status == ClipStatus.ok.value and _changed(spec, row, spec.source in fetchers):
+                units.append((spec, row.attempts or 1))
+                _drop_renders(m, spec.id)  # its variants are re-rendered from the new clip
             elif row.status != ClipStatus.ok.value and retry_failed:
                 units.append((spec, row.attempts or 1))
         return units
@@ -212,8 +218,44 @@ def ingest_stage(
     )
 
 
+def _changed(spec: ClipSpec, row, fetched: bool) -> bool:
+    """The same clip id (source, name, section) with another label, or a local file replaced by other bytes."""
+    if row.label != spec.label:
+        return True
+    was = (row.provenance or {}).get("source_sha256")
+    return (
+        not fetched
+        and was is not None
+        and spec.uri is not None
+        and os.path.isfile(spec.uri)
+        and (media.sha256_file(spec.uri) != was)
+    )
+
+
+def _drop_renders(m: Manifest, clip_id: str) -> None:
+    with m.session() as s:
+        q = select(VariantRow.path).where((VariantRow.video_clip_id == clip_id) | (VariantRow.audio_clip_id == clip_id))
+        for (path,) in s.execute(q):
+            if path:
+                (m.media_root / path).unlink(missing_ok=True)
+
+
+def remove_path(f: Path) -> None:
+    """A file, or a folder where a file should be."""
+    if f.is_dir() and not f.is_symlink():
+        shutil.rmtree(f, ignore_errors=True)
+    else:
+        f.unlink(missing_ok=True)
+
+
 def fetchers_of(sources: list) -> dict[str, Fetch]:
     return {s.name: s.fetch for s in sources if hasattr(s, "fetch")}
+
+
+def check_extras(sources: list) -> None:
+    """Before any work: a download source without yt-dlp would record every clip as failed."""
+    if any(isinstance(getattr(s, "fetcher", None), YtDlpFetcher) for s in sources):
+        require_ytdlp()
 
 
 # --- synthesize -------------------------------------------------------------------------------------------
@@ -225,7 +267,7 @@ def render_variant(v: Variant, clip_paths: dict[str, Path], media_root: Path) ->
         mv = media_variant(v)
         dst = media_root / variant_relpath(v)
         info: dict = {}
-        if mv is v or not dst.exists():
+        if mv is v or not dst.is_file() or dst.stat().st_size == 0:  # an emptied shared file is never reused
             src = {"video": clip_paths[mv.video_clip_id]}
             if mv.audio_clip_id:
                 src["audio"] = clip_paths[mv.audio_clip_id]
@@ -273,8 +315,10 @@ def synth_stage(m: Manifest, recipes: list[Variant], clips: dict[str, Clip], rep
         for v in recipes:
             row = have.get(v.id)
             f = m.media_root / variant_relpath(v)
-            if row is None or not f.exists() or f.stat().st_size != row.bytes:
+            if row is None or not f.is_file() or f.stat().st_size != row.bytes:
                 todo.append(v)
+                if row is not None:  # disagrees with the manifest: gone, so no other render reuses it
+                    remove_path(f)
         return todo
 
     def commit(results):
@@ -305,8 +349,13 @@ def item_stage(
 
     def plan():
         with m.session() as s:
-            q = select(ItemRow.id, ItemRow.condition).where(ItemRow.build == name, ItemRow.superseded_at.is_(None))
-            current = {r.id for r in s.execute(q) if pending["config"] or r.condition in ours}
+            q = select(ItemRow.id, ItemRow.condition, ItemRow.answer).where(
+                ItemRow.build == name, ItemRow.superseded_at.is_(None)
+            )
+            rows = [r for r in s.execute(q) if pending["config"] or r.condition in ours]
+        answers = {i.id: i.answer for i in wanted}
+        # a relabelled clip whose class list is unchanged keeps its items' ids: their answer is rewritten
+        current = {r.id for r in rows if answers.get(r.id, r.answer) == r.answer}
         # a class came in (--retry-failed) or the config changed (--force-config): then items of the other
         # splits were made with the old config too, and go with it
         pending["stale"] = current - {i.id for i in wanted}
@@ -337,7 +386,7 @@ def apply_items(m: Manifest, name: str, pending: dict) -> None:
         for i in range(0, len(stale), 1000):
             s.execute(update(ItemRow).where(ItemRow.id.in_(stale[i : i + 1000])).values(superseded_at=now))
         rows = [i.model_dump(mode="json") | {"superseded_at": None} for i in pending.get("new") or ()]
-        upsert(s, ItemRow.__table__, rows, update=["superseded_at"])
+        upsert(s, ItemRow.__table__, rows, update=["superseded_at", "answer"])
 
 
 def _summarize_clips(report: BuildReport, clips: list[Clip], spec_ids: set[str]) -> None:
@@ -365,8 +414,10 @@ def ingest(
     """Only the ingest stage: fetch / validate / store clips (e.g. download AudioSet ahead of builds)."""
     t0 = time.perf_counter()
     report = BuildReport(cfg.name, "ingest")
+    sources = make_sources(cfg)
+    check_extras(sources)
     with Manifest(db, home) as m:
-        sources = make_sources(cfg)
+        media.sweep_partials(m.media_root)  # a killed run's temp files and scratch folders
         specs = collect_specs(cfg, sources)
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
         with make_progress(progress, console) as bar:
@@ -439,6 +490,7 @@ def build(
     conditions = list(conditions_for(split))
     report = BuildReport(cfg.name, split.value)
     sources = make_sources(cfg)
+    check_extras(sources)
     specs = collect_specs(cfg, sources)
     _check_classes(cfg, specs, sources)
     runner = make_executor(executor, workers, ray_address)

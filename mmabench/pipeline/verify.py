@@ -9,12 +9,12 @@ from __future__ import annotations
 from mmabench import media
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import VariantRow
-from mmabench.pipeline.build import _variant_row, render_variant
+from mmabench.pipeline.build import _variant_row, remove_path, render_variant
 from mmabench.schema import ClipStatus
 
 
 def verify(home=None, db=None, repair: bool = False, console=None) -> tuple[list[tuple[str, str]], int]:
-    """(bad variants with the reason, variants re-rendered); notes go to `console` when given."""
+    """(bad source clips ("clip ID") and variants with the reason, variants re-rendered); notes go to `console`."""
     bad, fixed, _ = verify_report(home, db, repair, console)
     return bad, fixed
 
@@ -29,6 +29,19 @@ def verify_report(
     with Manifest(db, home) as m:
         ok = m.clips(status=ClipStatus.ok)
         clips = {c.id: m.media_root / c.path for c in ok if c.path}
+        for c in ok:  # source clips: checked, never re-rendered (`build` re-ingests them from their source)
+            if c.path and not clips[c.id].is_file():
+                bad.append((f"clip {c.id}", "missing"))
+            elif c.path and c.sha256 and media.sha256_file(clips[c.id]) != c.sha256:
+                bad.append((f"clip {c.id}", "hash differs from the manifest"))
+            else:
+                continue
+            del clips[c.id]
+        if len(clips) < len([c for c in ok if c.path]):
+            notes.append(
+                f"{len([c for c in ok if c.path]) - len(clips)} source clip(s) missing or changed: they cannot be "
+                "re-rendered; run `mmabench build` to ingest them again from their source"
+            )
         absent = [c.id for c in ok if not c.path]
         if absent:
             notes.append(
@@ -37,7 +50,9 @@ def verify_report(
             )
         for v in m.variants():
             f = m.media_root / (v.path or "")
-            if not v.path or not f.is_file():
+            if v.path and f.is_dir():
+                bad.append((v.id, "a folder where the file should be"))
+            elif not v.path or not f.is_file():
                 bad.append((v.id, "missing"))
             elif media.sha256_file(f) != v.sha256:
                 bad.append((v.id, "hash differs from the manifest"))
@@ -46,10 +61,10 @@ def verify_report(
             if repair:
                 lost = [c for c in (v.video_clip_id, v.audio_clip_id) if c and c not in clips]
                 if lost:
-                    notes.append(f"cannot re-render {v.id}: source clip {', '.join(lost)} is not in this workspace")
+                    notes.append(f"cannot re-render {v.id}: source clip {', '.join(lost)} is not usable here")
                     continue
                 if v.path:
-                    f.unlink(missing_ok=True)
+                    remove_path(f)
                 nv, error = render_variant(v, clips, m.media_root)
                 if error is None:
                     m.upsert(VariantRow, [_variant_row(nv)], update=["sha256", "bytes", "recipe", "tool_versions"])

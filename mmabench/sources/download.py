@@ -189,6 +189,19 @@ class Fetched:
     bytes: int
 
 
+class MissingExtra(LookupError):
+    """An optional package a command needs is absent: said before any work, never recorded on a clip."""
+
+
+def require_ytdlp() -> None:
+    try:
+        import yt_dlp  # noqa: F401
+    except ImportError:
+        raise MissingExtra(
+            "downloads need yt-dlp, which is not installed: pip install 'mmabench[ingest]' (nothing was done)"
+        ) from None
+
+
 class YtDlpFetcher:
     def __init__(self, options: DownloadOptions | None = None):
         self.options = options or DownloadOptions()

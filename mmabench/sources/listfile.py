@@ -10,7 +10,7 @@ from typing import Iterator, Optional
 from mmabench.schema import ClipSpec
 from mmabench.schema.redact import redact_url
 from mmabench.sources.download import YOUTUBE, DownloadOptions, YtDlpFetcher
-from mmabench.sources.folder import LabelsError
+from mmabench.sources.folder import LabelsError, check_label, check_section, drop_conflicts
 from mmabench.taxonomy.ontology import default_ontology
 
 
@@ -21,8 +21,14 @@ def _num(v: Optional[str]) -> Optional[float]:
 class ListSource:
     name = "list"
 
-    def __init__(self, path: str | Path, url_template: str = YOUTUBE, download: Optional[dict] = None):
-        self.path, self.url_template = Path(path), url_template
+    def __init__(
+        self,
+        path: str | Path,
+        url_template: str = YOUTUBE,
+        download: Optional[dict] = None,
+        allow_new_classes: bool = False,
+    ):
+        self.path, self.url_template, self.allow_new_classes = Path(path), url_template, allow_new_classes
         self.fetcher = YtDlpFetcher(DownloadOptions(**(download or {})))
         self.bad_rows: list[tuple[str, int, str]] = []
 
@@ -30,7 +36,9 @@ class ListSource:
         if not self.path.exists():
             raise LabelsError(f"list file not found: {self.path}")
         onto = default_ontology()
-        with open(self.path, newline="") as f:
+        self.bad_rows = []
+        found = []
+        with open(self.path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's UTF-8 starts with a BOM
             for n, row in enumerate(csv.DictReader(f), 2):
                 try:
                     ref = (row.get("url") or row.get("ytid") or "").strip()
@@ -38,13 +46,13 @@ class ListSource:
                     start, end = _num(row.get("start")), _num(row.get("end"))
                     if not ref or not label:
                         raise ValueError("needs ytid/url and label")
+                    name, mid = check_label(label, onto, self.allow_new_classes)
+                    check_section(start, end)
                 except (ValueError, AttributeError) as e:
                     self.bad_rows.append((str(self.path), n, str(e)))
                     continue
-                mid = onto.mid(label)
-                name = onto.name(mid) if mid and label.startswith("/") else label
                 url = ref if "://" in ref else self.url_template.format(ytid=ref, start=start, end=end)
-                yield ClipSpec(
+                spec = ClipSpec(
                     source=self.name,
                     source_ref=redact_url(ref) if "://" in ref else ref,  # stored: no credentials
                     label=name,
@@ -54,6 +62,8 @@ class ListSource:
                     uri=url,
                     provenance={"list": self.path.name, "line": n},
                 )
+                found.append((n, spec))
+        yield from drop_conflicts(found, str(self.path), self.bad_rows)
 
     def fetch(self, spec: ClipSpec, workdir: Path):
         return self.fetcher.fetch(spec.uri, spec.start, spec.end, workdir)
