@@ -21,7 +21,7 @@ from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
 from mmabench.pipeline.executors import make_executor
 from mmabench.pipeline.pools import check_pools
-from mmabench.pipeline.stages import Stage, StageReport, make_progress, run_stage
+from mmabench.pipeline.stages import Stage, StageReport, fault_point, make_progress, run_stage
 from mmabench.registry import sources as source_registry
 from mmabench.schema import Clip, ClipSpec, ClipStatus, Condition, Item, Split, Variant, conditions_for
 from mmabench.sources.download import YtDlpFetcher, require_ytdlp
@@ -541,6 +541,7 @@ def build(
                 )
             ]
             report.stages.append(run_stage(item_stage(m, wanted, conditions, cfg.name, report, pending), runner, bar))
+            fault_point("apply", 0)
             apply_items(m, cfg.name, pending)
         _summarize_clips(report, all_clips, spec_ids)
         with m.session() as s, s.begin():

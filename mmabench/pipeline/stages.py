@@ -6,6 +6,8 @@ killed build keeps everything finished before the kill and a re-run's plan() ski
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from dataclasses import dataclass
 from typing import Callable, Generic, Optional, Sequence, TypeVar
@@ -42,11 +44,20 @@ class StageReport:
     seconds: float = 0.0
 
 
+def fault_point(where: str, n: int) -> None:
+    """Fault injection for the resume tests: with MMABENCH_FAULT_KILL=STAGE:N the process SIGKILLs itself
+    when stage STAGE has finished N units (results of the open batch are lost, as in a real crash)."""
+    spec = os.environ.get("MMABENCH_FAULT_KILL")
+    if spec and spec == f"{where}:{n}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def run_stage(stage: Stage, executor: Executor, progress: Progress) -> StageReport:
     t0 = time.perf_counter()
     units = stage.plan()
     report = StageReport(stage.name, planned=len(units))
     task = progress.add_task(stage.name, total=len(units))
+    fault_point(stage.name, 0)
     batch: list = []
     last = time.monotonic()
     if not stage.remote:
@@ -56,6 +67,7 @@ def run_stage(stage: Stage, executor: Executor, progress: Progress) -> StageRepo
     for result in executor.imap_unordered(stage.run, units):
         batch.append(result)
         report.done += 1
+        fault_point(stage.name, report.done)
         if stage.failed(result):
             report.failed += 1
             log.warning("stage %s: a unit failed: %s", stage.name, str(result)[:300], extra={"stage": stage.name})

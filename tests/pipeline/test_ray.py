@@ -1,17 +1,16 @@
 """The Ray executor on a local Ray started by the test: same manifest as the local executor, on SQLite and
 PostgreSQL, and a worker process killed mid-stage is retried without holes or duplicates."""
 
-import json
 import os
 import signal
 from pathlib import Path
 
 import pytest
 import ray  # noqa: E402  (the ray extra is part of the test install)
-from sqlalchemy import create_engine, text
 
 from mmabench.pipeline.build import build
 from mmabench.pipeline.executors import RayExecutor
+from tests.manifestdump import dump
 
 
 @pytest.fixture(scope="module")
@@ -19,28 +18,6 @@ def ray_cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
-
-
-QUERIES = (
-    "SELECT id, sha256, label FROM clips",
-    "SELECT id, sha256, path, condition FROM variants",
-    "SELECT id, variant_id, prompt_modality, answer, options, prompt FROM items",
-)
-
-
-def _norm(x) -> str:
-    """JSON columns come back as text from SQLite and as lists from PostgreSQL: compare their content."""
-    if isinstance(x, str) and x.startswith("["):
-        x = json.loads(x)
-    return json.dumps(x, sort_keys=True) if isinstance(x, (list, dict)) else str(x)
-
-
-def dump(url: str) -> list[list[tuple]]:
-    eng = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with eng.connect() as c:
-        out = [sorted(tuple(_norm(x) for x in r) for r in c.execute(text(q))) for q in QUERIES]
-    eng.dispose()
-    return out
 
 
 @pytest.fixture(scope="module")
