@@ -73,8 +73,15 @@ def encode(processor, ex: Example, frames: int, frame_size: int) -> tuple[dict, 
     eos = processor.tokenizer.eos_token or "<|im_end|>"
     media = {"videos": [pix], "audio": [wav] if has_audio else None, "return_tensors": "pt"}
     full = processor(text=[prompt + ex.target + eos], **media)
-    n_prompt = processor(text=[prompt], **media)["input_ids"].shape[1]
-    labels = full["input_ids"].clone()
+    ids = full["input_ids"]
+    # the answer is the last tokens: tokenise it alone instead of running the processor (frames, audio
+    # features) a second time on the prompt; only if BPE merged across the boundary, ask the processor
+    answer = processor.tokenizer(ex.target + eos, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+    if ids.shape[1] > len(answer) and bool((ids[0, -len(answer) :] == answer).all()):
+        n_prompt = ids.shape[1] - len(answer)
+    else:
+        n_prompt = processor(text=[prompt], **media)["input_ids"].shape[1]
+    labels = ids.clone()
     labels[:, :n_prompt] = IGNORE
     return dict(full), labels
 
