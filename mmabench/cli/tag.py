@@ -49,7 +49,8 @@ DecodeOpt = typer.Option(
     "auto",
     envvar="MMABENCH_DECODE",
     help="Decode workers as threads or processes "
-    "(auto: processes on machines with more than 4 cores and enough files).",
+    "(auto: processes on machines with more than 4 cores and enough files); nvdec: visual taggers decode "
+    "on the GPU's video decoder (PyNvVideoCodec, --device cuda), audio as auto.",
 )
 ClipModelOpt = typer.Option("ViT-B-32", envvar="MMABENCH_CLIP_MODEL", help="open_clip architecture.")
 ClipPretrainedOpt = typer.Option(
@@ -232,12 +233,14 @@ def relabel(
 
 
 def _tagger_options(
-    device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint
+    device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint, decode="auto"
 ) -> dict[str, dict]:
     common = {"device": device, "batch_size": batch_size} | ({} if fp16 is None else {"fp16": fp16})
+    frames = {"decoder": "nvdec"} if decode == "nvdec" else {}
     return {
         "*": common,
-        "clip": {"model": clip_model} | ({"pretrained": clip_pretrained} if clip_pretrained else {}),
+        "imagenet": frames,
+        "clip": {"model": clip_model} | ({"pretrained": clip_pretrained} if clip_pretrained else {}) | frames,
         "hf-audio": {"checkpoint": audio_checkpoint},
         "pyannote": {"checkpoint": speech_checkpoint},
     }
@@ -272,7 +275,10 @@ def tag(
     batches across clips. Example: mmabench tag --tagger clip --clip-pretrained /models/open_clip_b32.bin"""
     from mmabench.tagging.runner import tag_clips
 
-    opts = _tagger_options(device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint)
+    opts = _tagger_options(
+        device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint, decode
+    )
+    decode = "auto" if decode == "nvdec" else decode
     try:
         reps = tag_clips(
             tagger,
@@ -360,7 +366,10 @@ def filter_cmd(
         judge=judge,
         judge_options=judge_options(judge_opt),
     )
-    opts = _tagger_options(device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint)
+    opts = _tagger_options(
+        device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint, decode
+    )
+    decode = "auto" if decode == "nvdec" else decode
     try:
         decisions = run_filter(
             cfg,

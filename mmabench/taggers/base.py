@@ -113,11 +113,36 @@ def normalise_torch(frames: np.ndarray, mean: np.ndarray, std: np.ndarray, devic
     """uint8 NHWC -> normalised NCHW tensor on the device: the bytes cross the bus as uint8."""
     import torch
 
-    x = torch.from_numpy(frames).to(device, non_blocking=True).permute(0, 3, 1, 2)
+    x: Any = frames if torch.is_tensor(frames) else torch.from_numpy(frames)  # NVDEC frames are already on the GPU
+    x = x.to(device, non_blocking=True).permute(0, 3, 1, 2)
     m = torch.as_tensor(mean, device=device).view(1, 3, 1, 1)
     s = torch.as_tensor(std, device=device).view(1, 3, 1, 1)
     x = ((x.float() / 255.0 - m) / s).contiguous()
     return x.half() if half else x
+
+
+def concat(batch: Sequence[Any]) -> Any:
+    """Prepared frame arrays of several files as one: numpy from CPU decoding, a CUDA tensor from NVDEC."""
+    if batch and not isinstance(batch[0], np.ndarray):
+        import torch
+
+        return torch.cat(list(batch))
+    return np.concatenate(batch)
+
+
+def frame_prep(frames: int, size: int, decoder: str, device: str) -> Any:
+    """The frame sampler a visual tagger uses: "cpu" (PyAV, worker processes or threads) or "nvdec"
+    (the GPU's video decoder, in threads of this process; needs the model on that GPU)."""
+    if decoder == "cpu":
+        return FramePrep(frames, size)
+    if decoder != "nvdec":
+        raise ValueError(f"decoder must be cpu or nvdec, not {decoder!r}")
+    from mmabench.media.nvdec import NvdecFramePrep, nvdec_problem
+
+    problem = nvdec_problem() or (None if device.startswith("cuda") else "NVDEC decoding needs --device cuda")
+    if problem:
+        raise RuntimeError(problem)
+    return NvdecFramePrep(frames, size, int(device.partition(":")[2] or 0))
 
 
 def split_counts(x: np.ndarray, counts: Sequence[int]) -> list[np.ndarray]:

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from mmabench.taggers.base import FramePrep, Tagger, file_sha256, normalise_torch, split_counts, torch_setup
+from mmabench.taggers.base import Tagger, concat, file_sha256, frame_prep, normalise_torch, split_counts, torch_setup
 
 PROMPTS = ("a photo of a {}.", "a video frame showing a {}.", "a photo of something making the sound of {}.")
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
@@ -42,6 +42,7 @@ class ClipTagger(Tagger):
         device: str = "auto",
         batch_size: int = 0,
         fp16: Optional[bool] = None,
+        decoder: str = "cpu",
     ):
         try:
             import open_clip
@@ -68,12 +69,14 @@ class ClipTagger(Tagger):
         self.frames, self.batch_size = frames, batch_size or (256 if self.device != "cpu" else 32)
         size = self.net.visual.image_size
         self.size = size[0] if isinstance(size, (tuple, list)) else size
-        self.prep = FramePrep(frames, self.size)
+        self.prep = frame_prep(frames, self.size, decoder, self.device)
         p = Path(pretrained.removeprefix("local-dir:"))
         self.weights_sha256 = file_sha256(str(p)) if p.is_file() else hashlib.sha256(pretrained.encode()).hexdigest()
         vocab_id = hashlib.sha256(repr((self.vocabulary, PROMPTS)).encode()).hexdigest()[:12]
-        self.model_id = f"open_clip/{model}/{p.name if p.is_file() else pretrained or 'random'}/vocab-{vocab_id}" + (
-            "@fp16" if self.fp16 else ""
+        self.model_id = (
+            f"open_clip/{model}/{p.name if p.is_file() else pretrained or 'random'}/vocab-{vocab_id}"
+            + ("@fp16" if self.fp16 else "")
+            + ("+nvdec" if decoder == "nvdec" else "")
         )
         self.text = self._text_embeddings()
 
@@ -91,7 +94,7 @@ class ClipTagger(Tagger):
     def units(self, prepared: np.ndarray) -> int:
         return len(prepared)
 
-    def probs(self, frames: np.ndarray) -> np.ndarray:
+    def probs(self, frames) -> np.ndarray:
         """Softmax over the vocabulary (CLIP's logit scale) for uint8 NHWC frames."""
         torch = self.torch
         out = []
@@ -105,7 +108,7 @@ class ClipTagger(Tagger):
         return np.concatenate(out)
 
     def forward(self, batch) -> list[dict[str, float]]:
-        p = self.probs(np.concatenate(batch))
+        p = self.probs(concat(batch))
         return [
             {c: round(float(v), 4) for c, v in zip(self.vocabulary, q.max(axis=0))}
             for q in split_counts(p, [len(b) for b in batch])

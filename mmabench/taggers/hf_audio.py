@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from mmabench.media import load_audio
-from mmabench.taggers.base import Tagger, file_sha256, label_cover, torch_setup
+from mmabench.taggers.base import AudioPrep, Tagger, file_sha256, label_cover, torch_setup
 
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt")
 
@@ -43,7 +43,12 @@ class HFAudioTagger(Tagger):
     version = 1
 
     def __init__(
-        self, checkpoint: Optional[str] = None, device: str = "auto", batch_size: int = 0, fp16: Optional[bool] = None
+        self,
+        checkpoint: Optional[str] = None,
+        device: str = "auto",
+        batch_size: int = 0,
+        fp16: Optional[bool] = None,
+        frontend: str = "auto",
     ):
         if not checkpoint:
             raise ImportError(
@@ -69,7 +74,16 @@ class HFAudioTagger(Tagger):
         self.net = self.net.to(self.device).eval()
         self.net = self.net.half() if self.fp16 else self.net
         self.batch_size = batch_size or (64 if self.device != "cpu" else 8)
-        self.prep = FeaturePrep(self.extractor)
+        # "torch": workers only decode; AST's fbank runs batched on the model's device (taggers/fbank.py, equal
+        # to the extractor's output) — on a GPU host the per-clip CPU fbank, not the model, was the limit
+        if frontend == "auto":
+            frontend = (
+                "torch" if self.device != "cpu" and type(self.extractor).__name__ == "ASTFeatureExtractor" else "cpu"
+            )
+        if frontend not in ("cpu", "torch"):
+            raise ValueError(f"frontend must be auto, cpu or torch, not {frontend!r}")
+        self.frontend = frontend
+        self.prep = AudioPrep(self.extractor.sampling_rate) if frontend == "torch" else FeaturePrep(self.extractor)
         from mmabench.taxonomy.ontology import default_ontology
 
         onto = default_ontology()
@@ -92,7 +106,12 @@ class HFAudioTagger(Tagger):
         probs = np.zeros((0, self.net.config.num_labels), np.float32)
         if live:
             with torch.inference_mode():
-                x = torch.from_numpy(np.stack(live)).to(self.device, non_blocking=True)
+                if self.frontend == "torch":
+                    from mmabench.taggers.fbank import ast_inputs
+
+                    x = ast_inputs(live, self.extractor, self.device)
+                else:
+                    x = torch.from_numpy(np.stack(live)).to(self.device, non_blocking=True)
                 logits = self.net(x.half() if self.fp16 else x).logits
                 probs = torch.sigmoid(logits.float()).cpu().numpy()
         it = iter(probs)

@@ -17,9 +17,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from mmabench.taggers.base import (
-    FramePrep,
     Tagger,
+    concat,
     file_sha256,
+    frame_prep,
     normalise,
     normalise_torch,
     ort_threads,
@@ -71,9 +72,9 @@ class ImagenetTagger(Tagger):
         batch_size: int = 0,
         fp16: Optional[bool] = None,
         backend: str = "auto",
+        decoder: str = "cpu",
     ):
         self.frames, self.weights = frames, weights or package_weights()
-        self.prep = FramePrep(frames, 224)
         self.weights_sha256 = file_sha256(self.weights)
         rules = tomllib.loads((DATA / "imagenet_to_audioset.toml").read_text())
         self.class_map = {k: _ranges(v) for k, v in rules["classes"].items()}
@@ -99,6 +100,8 @@ class ImagenetTagger(Tagger):
             self.model_id += "@fp16" if self.fp16 else ""  # fp16 numerics differ: cached apart from fp32
             self.batch_size = batch_size or 256
             torch.backends.cudnn.benchmark = True  # fixed 224x224 shapes
+        self.prep = frame_prep(frames, 224, decoder, self.device)
+        self.model_id += "+nvdec" if decoder == "nvdec" else ""
 
     def _torch_model(self):
         import torch
@@ -130,7 +133,7 @@ class ImagenetTagger(Tagger):
     def units(self, prepared: np.ndarray) -> int:
         return len(prepared)
 
-    def probs(self, frames: np.ndarray) -> np.ndarray:
+    def probs(self, frames) -> np.ndarray:
         """Softmax over the 1000 ImageNet classes for uint8 NHWC frames, in chunks of batch_size."""
         out = []
         for i in range(0, len(frames), self.batch_size):
@@ -145,7 +148,7 @@ class ImagenetTagger(Tagger):
         return np.concatenate(out)
 
     def forward(self, batch: Sequence[np.ndarray]) -> list[dict[str, float]]:
-        p = self.probs(np.concatenate(batch))
+        p = self.probs(concat(batch))
         # P(class visible) per frame = summed probability of its ImageNet classes; clip = max over frames
         return [
             {k: round(float(c[:, idx].sum(axis=1).max()), 4) for k, idx in self.class_map.items()}

@@ -124,7 +124,9 @@ def _run_prep(path):
 def _executor(tagger: Tagger, workers: int, decode: str, n: int) -> tuple[Executor, object]:
     """(executor, callable to submit): processes where there are cores to spare and enough files to pay
     for starting them; threads otherwise."""
-    if decode == "auto":
+    if getattr(tagger.prep, "in_process", False):  # GPU decoding (NVDEC): threads that share the CUDA context
+        decode = "thread"
+    elif decode == "auto":
         decode = "process" if (os.cpu_count() or 1) > 4 and workers > 2 and n >= 8 * workers else "thread"
     if decode == "process":
         return _process_pool(tagger.prep, workers), _run_prep
