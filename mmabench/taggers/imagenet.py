@@ -74,6 +74,8 @@ class ImagenetTagger(Tagger):
         backend: str = "auto",
         decoder: str = "cpu",
     ):
+        if decoder != "cpu":  # refuse before exporting or loading a model
+            frame_prep(frames, 224, decoder, resolve_device(device))
         self.frames, self.weights = frames, weights or package_weights()
         self.weights_sha256 = file_sha256(self.weights)
         rules = tomllib.loads((DATA / "imagenet_to_audioset.toml").read_text())
