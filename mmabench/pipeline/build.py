@@ -531,7 +531,9 @@ def build(
             if cfg.filter is not None:  # stage 2: only clips whose label is seen and heard go on
                 from mmabench.tagging.filter import FilterConfig, run_filter
 
-                decisions = run_filter(FilterConfig(**cfg.filter), db=m.url, home=m.home, clip_ids=set(built))
+                decisions = run_filter(
+                    FilterConfig(**cfg.filter), db=m.url, home=m.home, clip_ids=set(built), media_url=media_url
+                )
                 report.filtered = {d.clip.source_ref: d.reason for d in decisions if not d.kept}
                 built = {cid: c for cid, c in built.items() if cid not in {d.clip.id for d in decisions if not d.kept}}
             check_pools(m, cfg.name, cfg.train, built.values())

@@ -3,18 +3,25 @@ makes the manifest the default build makes (ids, media hashes), verifies, repair
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from mmabench.adapters.base import Adapter, Request, Response
+from mmabench.db.manifest import Manifest
+from mmabench.db.models import PredictionRow
+from mmabench.eval.runner import evaluate
 from mmabench.export.hf import export_hf
 from mmabench.export.webdataset import export_webdataset
 from mmabench.media.store import open_store
 from mmabench.pipeline.build import build
 from mmabench.pipeline.verify import verify
+from mmabench.tagging.runner import cached_scores, load_taggers, tag_files
 from tests.manifestdump import dump
 
 
@@ -102,3 +109,37 @@ def test_cli_refuses_a_store_whose_backend_is_not_installed(tmp_path):
     r = _cli("build", "--home", str(tmp_path), "--media-url", "gs://bucket/media", "--no-progress", env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "needs the gcsfs package (pip install gcsfs)" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+class _HashAdapter(Adapter):
+    """Answers with the sha256 of the file it was handed: proves which bytes eval read."""
+
+    name = "hash"
+
+    def generate(self, request: Request) -> Response:
+        assert request.media_path is not None
+        return Response(text=hashlib.sha256(request.media_path.read_bytes()).hexdigest())
+
+
+def test_eval_and_tag_read_media_through_the_store(default, tmp_path):
+    url = f"memory://{uuid.uuid4().hex}/media"
+    home = tmp_path / "ws"
+    build("conflict", home=home, media_url=url, progress=False)
+    shutil.rmtree(home / "media-cache")  # nothing local: every read goes to the store
+    rep = evaluate(_HashAdapter(), split="conflict", home=home, media_url=url, concurrency=2)
+    assert rep.errors == 0 and rep.called == 72
+    with Manifest(home=home) as m:
+        sha = {v.id: v.sha256 for v in m.variants()}
+        want = {i.id: sha[i.variant_id] for i in m.items(split="conflict")}
+        with m.session() as s:
+            got = dict(s.execute(select(PredictionRow.item_id, PredictionRow.response)).all())
+        assert got == want
+        clips = m.clips()[:3]
+        imagenet = load_taggers(["imagenet"], {"imagenet": {"batch_size": 16, "device": "cpu"}})[0]
+        store = open_store(url, home / "media-cache")
+        tagged = tag_files(m, imagenet, {c.sha256: Path(c.path) for c in clips}, store=store)
+        assert (tagged.model_calls, tagged.failed) == (3, {})
+        scores = cached_scores(m, imagenet, [c.sha256 for c in clips])
+    for c in clips:
+        alone = imagenet.tag(default / "media" / c.path)
+        assert max(abs(scores[c.sha256][k] - alone[k]) for k in alone) < 1e-3
