@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import uuid
 from pathlib import Path
 from typing import IO, Any, Iterable, Optional
@@ -97,8 +98,11 @@ class LocalStore:
         return self.path(key).is_dir()
 
     def size(self, key: str) -> Optional[int]:
-        p = self.path(key)
-        return p.stat().st_size if p.is_file() else None
+        try:
+            st = self.path(key).stat()  # one stat: plans call this per key
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
 
     def sizes(self, keys: Iterable[str]) -> dict[str, Optional[int]]:
         return {k: self.size(k) for k in keys}
