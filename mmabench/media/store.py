@@ -182,9 +182,10 @@ class FsspecStore:
             if (got, n) != (sha, size):
                 raise OSError(f"upload of {key} to {self.url_} came back as {n} bytes, sha256 {got[:12]}…")
             self.fs.mv(tmp, final)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
+        except BaseException:
+            with contextlib.suppress(Exception):  # best effort: sweep() gets what this misses
                 self.fs.rm_file(tmp)
+            raise
         self._to_cache(Path(src), key, sha)
         return sha
 
