@@ -31,6 +31,16 @@ def db_url(db: str | None = None, home: str | Path | None = None) -> str:
     return url
 
 
+def media_url(url: str | None = None, home: str | Path | None = None) -> str:
+    """--media-url / MMABENCH_MEDIA_URL (a folder, file:// or any fsspec URL), else the workspace's media/."""
+    return url or os.environ.get("MMABENCH_MEDIA_URL") or str(home_dir(home) / "media")
+
+
+def media_cache(home: str | Path | None = None) -> Path:
+    """Local copies of a remote store's media for decoding: MMABENCH_MEDIA_CACHE, else <home>/media-cache."""
+    return Path(os.environ.get("MMABENCH_MEDIA_CACHE") or home_dir(home) / "media-cache").expanduser().resolve()
+
+
 class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "demo"

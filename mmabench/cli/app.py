@@ -27,6 +27,14 @@ DbOpt = typer.Option(
     None, "--db", envvar="MMABENCH_DB", help="Manifest database URL (default: SQLite in the workspace)."
 )
 
+MediaUrlOpt = typer.Option(
+    None,
+    "--media-url",
+    envvar="MMABENCH_MEDIA_URL",
+    help="Media store: a folder, file:///path or an fsspec URL (s3://bucket/prefix, gs://…; the backend "
+    "package and its credentials from the environment). Default: <home>/media.",
+)
+
 
 class SplitName(str, Enum):
     conflict = "conflict"

@@ -13,6 +13,7 @@ from mmabench.cli.app import (
     _DOWNLOAD,
     DbOpt,
     HomeOpt,
+    MediaUrlOpt,
     SplitName,
     _download_opts,
     _fail,
@@ -115,6 +116,7 @@ def build(
     judge_opt: List[str] = JudgeOptOpt,
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """Build a split into the manifest: ingest -> synthesize conflict variants -> items. Idempotent: a re-run
     does only missing work; a changed configuration under the same --name is refused."""
@@ -160,10 +162,11 @@ def build(
             ingest_workers=_DOWNLOAD.get("concurrency"),
             executor=_DOWNLOAD.get("executor", "local"),
             ray_address=_DOWNLOAD.get("ray_address"),
+            media_url=media_url,
         )
     except BuildConfigMismatch as e:
         _fail(str(e), 2)
-    except (LookupError, ValueError) as e:  # unknown source / class, bad labels file, missing extra
+    except (LookupError, ValueError, OSError) as e:  # unknown source / class, bad labels file, missing extra, store
         _fail(escape(str(e)), 2)
     _print_report(report)
 
@@ -176,7 +179,7 @@ ingest_app = typer.Typer(
 app.add_typer(ingest_app, name="ingest")
 
 
-def _run_ingest(src, *, normalize, retry_failed, progress, home, db) -> None:
+def _run_ingest(src, *, normalize, retry_failed, progress, home, db, media_url=None) -> None:
     from mmabench.config import BuildConfig
     from mmabench.pipeline.build import ingest as run_ingest
 
@@ -191,6 +194,7 @@ def _run_ingest(src, *, normalize, retry_failed, progress, home, db) -> None:
             console=err,
             executor=_DOWNLOAD.get("executor", "local"),
             ray_address=_DOWNLOAD.get("ray_address"),
+            media_url=media_url,
         )
     except (LookupError, ValueError, OSError) as e:
         _fail(escape(str(e)), 2)
@@ -209,6 +213,7 @@ def ingest_audioset(
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """Download curated, single-class AudioSet segments (10-s sections) with yt-dlp."""
     src = _source(
@@ -222,6 +227,7 @@ def ingest_audioset(
         progress=progress,
         home=home,
         db=db,
+        media_url=media_url,
     )
 
 
@@ -235,6 +241,7 @@ def ingest_folder(
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """Validate and store your own clips."""
     _run_ingest(
@@ -244,6 +251,7 @@ def ingest_folder(
         progress=progress,
         home=home,
         db=db,
+        media_url=media_url,
     )
 
 
@@ -256,6 +264,7 @@ def ingest_list(
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """Download the sections listed in a CSV (published benchmark metadata, your own lists)."""
     _run_ingest(
@@ -265,6 +274,7 @@ def ingest_list(
         progress=progress,
         home=home,
         db=db,
+        media_url=media_url,
     )
 
 
@@ -325,11 +335,16 @@ def verify(
     repair: bool = typer.Option(False, help="Re-render missing or changed variant files from their recipes."),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """Check every variant file against the hash in the manifest; --repair re-renders from the recipe."""
+    from mmabench.media import StoreError
     from mmabench.pipeline.verify import verify as run_verify
 
-    bad, fixed = run_verify(home=home, db=db, repair=repair, console=err)
+    try:
+        bad, fixed = run_verify(home=home, db=db, repair=repair, console=err, media_url=media_url)
+    except (StoreError, OSError) as e:
+        _fail(escape(str(e)), 2)
     lost = [b for b in bad if b[0].startswith("clip ")]
     if lost:
         out.print(f"{len(lost)} source clip(s) missing or changed (not re-rendered: `mmabench build` re-ingests them)")

@@ -12,6 +12,7 @@ from rich.table import Table
 from mmabench.cli.app import (
     DbOpt,
     HomeOpt,
+    MediaUrlOpt,
     SplitName,
     _fail,
     _kv_options,
@@ -50,6 +51,7 @@ def eval_cmd(
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """Evaluate a model on manifest items; results land in `runs` and `predictions` (plain SQL). Re-running
     the same command resumes the run and never re-sends an answered request."""
@@ -71,7 +73,12 @@ def eval_cmd(
     except (LookupError, TypeError, RuntimeError) as e:
         _fail(str(e), 2)
     from mmabench.db.manifest import Manifest
+    from mmabench.media import StoreError, store_for
 
+    try:
+        store_for(media_url, home)  # a store that cannot open is refused before a run is recorded
+    except StoreError as e:
+        _fail(escape(str(e)), 2)
     with Manifest(db, home) as m:
         try:
             m.require_items(name, split.value)  # no empty run is recorded for a build that is not there
@@ -90,6 +97,7 @@ def eval_cmd(
             progress=bar,
             home=home,
             db=db,
+            media_url=media_url,
         )
     out.print(
         f"run {rep.run_id}: {rep.planned} to answer, {rep.called} model calls, {rep.cached} from cache, "

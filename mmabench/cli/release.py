@@ -11,6 +11,7 @@ from rich.markup import escape
 from mmabench.cli.app import (
     DbOpt,
     HomeOpt,
+    MediaUrlOpt,
     SplitName,
     _fail,
     app,
@@ -58,6 +59,7 @@ def export_hf_cmd(
     ),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """A release folder that `datasets.load_dataset(OUT, CONFIG)` loads, with a generated dataset card and a
     manifest.db copy; --push uploads it (token checked before any work; resumable)."""
@@ -78,10 +80,11 @@ def export_hf_cmd(
                 include_runs=include_runs,
                 home=home,
                 db=db,
+                media_url=media_url,
                 progress=True,
             )
         )
-    except (LookupError, ValueError, FileExistsError, PushError) as e:
+    except (LookupError, ValueError, FileExistsError, PushError, OSError) as e:
         _fail(str(e), 2)
     if rep is not None:
         out.print(
@@ -120,6 +123,7 @@ def export_llamafactory_cmd(
     ),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """ShareGPT-style JSON with videos/audios for LLaMA-Factory (frames-zeroed visual prompts -> "None of
     the above")."""
@@ -134,8 +138,9 @@ def export_llamafactory_cmd(
             allow_test_items=allow_test_items,
             home=home,
             db=db,
+            media_url=media_url,
         )
-    except (LookupError, ValueError) as e:
+    except (LookupError, ValueError, OSError) as e:
         _fail(str(e), 2)
     out.print(
         f"wrote {rep['records']} records over {rep['media']} videos ({', '.join(rep['conditions'])}) to {out_dir}"
@@ -150,6 +155,7 @@ def export_webdataset_cmd(
     max_samples: int = typer.Option(1000, help="Samples (variants) per shard."),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """Tar shards (<variant>.mp4 + <variant>.json with its items) for streaming training."""
     from rich.markup import escape
@@ -162,7 +168,12 @@ def export_webdataset_cmd(
             m.require_items(build_name, split.value)  # else it would write 0 shards and exit 0
         except LookupError as e:
             _fail(escape(str(e)), 2)
-    rep = export_webdataset(out_dir, build=build_name, split=split.value, max_samples=max_samples, home=home, db=db)
+    try:
+        rep = export_webdataset(
+            out_dir, build=build_name, split=split.value, max_samples=max_samples, home=home, db=db, media_url=media_url
+        )
+    except (ValueError, OSError) as e:
+        _fail(escape(str(e)), 2)
     out.print(f"wrote {rep['samples']} samples in {len(rep['shards'])} shard(s) to {out_dir}")
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from mmabench.cli.app import (
     DbOpt,
     HomeOpt,
+    MediaUrlOpt,
     _fail,
     app,
     err,
@@ -269,6 +270,7 @@ def tag(
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """Tag every ok clip; scores go to the `tags` table keyed by content, tagger, model, weights hash and
     version, so a re-run calls no model. Files are decoded in worker threads while the model runs on
@@ -289,8 +291,9 @@ def tag(
             console=err,
             options=opts,
             decode=decode,
+            media_url=media_url,
         )
-    except (LookupError, ImportError, RuntimeError) as e:
+    except (LookupError, ImportError, RuntimeError, ValueError) as e:
         _fail(str(e), 2)
     for r in reps:
         out.print(
@@ -346,6 +349,7 @@ def filter_cmd(
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
+    media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """Stage-2 consistency: is each clip's label visible (frames) and audible (soundtrack), with no
     voice-over? Decisions with their scores go to the `decisions` table; prints kept/rejected with reasons
@@ -380,8 +384,9 @@ def filter_cmd(
             console=err,
             options=opts,
             decode=decode,
+            media_url=media_url,
         )
-    except (LookupError, ImportError, RuntimeError, TypeError) as e:
+    except (LookupError, ImportError, RuntimeError, TypeError, ValueError) as e:
         _fail(str(e), 2)
     t = Table(
         "clip",

@@ -27,6 +27,7 @@ from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import PredictionRow, RunRow, VariantRow
 from mmabench.eval.scoring import is_abstention, parse_answer
 from mmabench.logs import get_logger
+from mmabench.media.store import store_for
 from mmabench.schema import Item, Split, derive_id
 from mmabench.schema.ids import canonical_json
 from mmabench.schema.redact import scrub_text
@@ -122,12 +123,14 @@ def evaluate(
     progress=None,
     home=None,
     db=None,
+    media_url: Optional[str] = None,
 ) -> RunReport:
     t0 = time.perf_counter()
     adapter = make_adapter(adapter) if isinstance(adapter, str) else adapter
     own = manifest is None
     m = manifest or Manifest(db, home)
     try:
+        store = store_for(media_url, m.home)
         items = list(m.items(split=split, build=build))
         if limit:
             items = items[:limit]
@@ -259,7 +262,11 @@ def evaluate(
 
         def request(item: Item) -> tuple[Item, dict]:
             path, sha = media[item.variant_id]
-            out = _call(adapter, Request(item, m.media_root / path if path else None, sha), retries, backoff)
+            try:  # the store's file, or a remote store's cache copy checked against the manifest's hash
+                local = store.local_path(path, sha) if path else None
+            except Exception as e:
+                return item, {"error": scrub_text(f"media: {type(e).__name__}: {e}"), "attempts": 0, "latency_ms": 0.0}
+            out = _call(adapter, Request(item, local, sha), retries, backoff)
             return item, _scrubbed(out, secrets)
 
         with ThreadPoolExecutor(max(1, concurrency)) as pool:

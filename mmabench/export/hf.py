@@ -28,6 +28,7 @@ from mmabench.export.features import features, metadata_features
 from mmabench.export.importer import ImportReport, import_hf
 from mmabench.export.release_db import public, write_datasette_metadata, write_release_db
 from mmabench.export.rows import ExportRow, export_rows
+from mmabench.media.store import store_for
 from mmabench.pipeline.pools import check_build_pools, role
 from mmabench.schema import SPLIT_CONDITIONS, Split
 
@@ -96,6 +97,7 @@ def export_hf(
     shard_mb: int = 256,
     home=None,
     db=None,
+    media_url: Optional[str] = None,
     copy_manifest: bool = True,
     include_runs: bool = False,
     progress: bool = False,
@@ -106,6 +108,7 @@ def export_hf(
         raise FileExistsError(f"{out} is not empty; choose a new folder for the release")
     rep = ExportReport(out)
     with Manifest(db, home) as m:
+        store = store_for(media_url, m.home)
         brow = m.build_row(build)
         if brow is None:
             raise LookupError(f"no build {build!r} in this manifest")
@@ -126,9 +129,10 @@ def export_hf(
         rows = [r for r in rows if any(r.condition in c for c in conds.values())]  # what some config holds
         where: dict[str, str] = {}  # workspace path -> release path (files layout)
         data: dict[str, bytes] = {}  # workspace path -> bytes (embedded layout)
-        paths = sorted({r.media_path for r in rows})
+        shas = {r.media_path: r.media_sha256 for r in rows}
+        paths = sorted(shas)
         for i, path in enumerate(track(paths, description="media", console=Console(stderr=True), disable=not progress)):
-            src = m.media_root / path
+            src = store.local_path(path, shas[path])
             if embed_media:
                 data[path] = src.read_bytes()
             else:

@@ -13,8 +13,9 @@ from typing import Optional
 import numpy as np
 
 from mmabench.db.manifest import Manifest
-from mmabench.export.rows import export_rows
+from mmabench.export.rows import export_rows, media_file
 from mmabench.media import load_audio, wav_bytes
+from mmabench.media.store import store_for
 from mmabench.pipeline.pools import check_build_pools, role
 from mmabench.schema import NONE_OF_THE_ABOVE, Split
 
@@ -43,12 +44,14 @@ def export_llamafactory(
     allow_test_items: bool = False,
     home=None,
     db=None,
+    media_url: Optional[str] = None,
 ) -> dict:
     out = Path(out)
     split = Split(split)
     conditions = list(conditions or DEFAULT_CONDITIONS)
     records, media = [], {}
     with Manifest(db, home) as m:
+        store = store_for(media_url, m.home)
         row = m.build_row(build)
         if row is None:
             raise LookupError(f"no build {build!r} in this manifest")
@@ -74,8 +77,9 @@ def export_llamafactory(
                 stem = Path(r.media_path).stem
                 video, audio = f"media/{stem[:2]}/{stem}.mp4", f"media/{stem[:2]}/{stem}.wav"
                 (out / video).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(m.media_root / r.media_path, out / video)
-                _wav(m.media_root / r.media_path, out / audio)
+                src = media_file(store, r)
+                shutil.copy2(src, out / video)
+                _wav(src, out / audio)
                 media[r.media_path] = (video, audio)
             video, audio = media[r.media_path]
             records.append(

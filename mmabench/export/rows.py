@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import ClipRow, ItemRow, VariantRow
+from mmabench.media.store import MediaStore
 from mmabench.schema import Split, conditions_for
 
 
@@ -29,7 +30,7 @@ class ExportRow:
     template_version: int
     variant_id: str
     recipe: dict
-    media_path: str  # relative to the workspace media root
+    media_path: str  # a key in the media store (relative to the workspace media root by default)
     media_sha256: str
     video_clip_id: str
     audio_clip_id: Optional[str]
@@ -84,5 +85,6 @@ def export_rows(m: Manifest, build: str, split: Split | str = Split.full) -> Ite
             )
 
 
-def media_file(m: Manifest, row: ExportRow) -> Path:
-    return m.media_root / row.media_path
+def media_file(store: MediaStore, row: ExportRow) -> Path:
+    """A local file of the row's media: the stored file, or a cache copy checked against the manifest's sha256."""
+    return store.local_path(row.media_path, row.media_sha256)

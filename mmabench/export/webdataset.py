@@ -9,7 +9,8 @@ import tarfile
 from pathlib import Path
 
 from mmabench.db.manifest import Manifest
-from mmabench.export.rows import export_rows
+from mmabench.export.rows import export_rows, media_file
+from mmabench.media.store import store_for
 from mmabench.schema import Split
 
 
@@ -28,17 +29,19 @@ def export_webdataset(
     max_bytes: int = 1 << 30,
     home=None,
     db=None,
+    media_url: str | None = None,
 ) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with Manifest(db, home) as m:
+        store = store_for(media_url, m.home)
         by_variant: dict[str, list] = {}
         for r in export_rows(m, build, Split(split)):
             by_variant.setdefault(r.variant_id, []).append(r)
         shards, tar, n, size = [], None, 0, 0
         for vid in sorted(by_variant):
             rows = by_variant[vid]
-            video = (m.media_root / rows[0].media_path).read_bytes()
+            video = media_file(store, rows[0]).read_bytes()
             meta = {
                 "variant_id": vid,
                 "condition": rows[0].condition,

@@ -16,10 +16,18 @@ from mmabench.media.files import (
     tool_versions,
 )
 from mmabench.media.probe import MediaInfo, audio_peak_dbfs, probe, validate
+from mmabench.media.store import FsspecStore, LocalStore, MediaStore, StoreError, check_key, open_store, store_for
 from mmabench.media.writers import NORMALIZE_RECIPE, normalize, remove_audio, remux, swap_audio, zero_frames
 
 __all__ = [
     "DECODE_THREADS",
+    "FsspecStore",
+    "LocalStore",
+    "MediaStore",
+    "StoreError",
+    "check_key",
+    "open_store",
+    "store_for",
     "MUX_OPTIONS",
     "NORMALIZE_RECIPE",
     "MediaError",

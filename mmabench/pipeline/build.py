@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import shutil
 import tempfile
 import time
 from collections import Counter
@@ -19,11 +18,13 @@ from mmabench import media
 from mmabench.config import BuildConfig
 from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
+from mmabench.media.store import MediaStore, store_for
 from mmabench.pipeline.executors import make_executor
 from mmabench.pipeline.pools import check_pools
 from mmabench.pipeline.stages import Stage, StageReport, fault_point, make_progress, run_stage
 from mmabench.registry import sources as source_registry
 from mmabench.schema import Clip, ClipSpec, ClipStatus, Condition, Item, Split, Variant, conditions_for
+from mmabench.schema.redact import scrub_text
 from mmabench.sources.download import YtDlpFetcher, require_ytdlp
 from mmabench.synth.conflicts import media_variant, ops, plan_variants, variant_relpath
 from mmabench.synth.items import itemize
@@ -103,12 +104,13 @@ Fetch = Callable[[ClipSpec, Path], "object"]
 
 
 def ingest_one(
-    spec: ClipSpec, media_root: Path, cfg: BuildConfig, prior_attempts: int = 0, fetch: Optional[Fetch] = None
+    spec: ClipSpec, store: MediaStore, cfg: BuildConfig, prior_attempts: int = 0, fetch: Optional[Fetch] = None
 ) -> Clip:
     """Fetch (if the source downloads), validate, then remux or normalise into the media store.
 
-    Downloads land in a private temporary folder, never in the store; the store only ever receives a
-    complete file by atomic rename, so a failure or a kill leaves nothing half-written there."""
+    Downloads and the remuxed file land in a private scratch folder, never in the store; the store only ever
+    receives a complete file (`store.put`: a rename for a local folder, a verified upload otherwise), so a
+    failure or a kill leaves nothing half-written there."""
     base = dict(
         id=spec.id,
         source=spec.source,
@@ -121,10 +123,8 @@ def ingest_one(
     )
     rel = f"clips/{spec.id[:2]}/{spec.id}.mp4"
     attempts = prior_attempts + 1
-    scratch = media_root / ".scratch"
-    scratch.mkdir(parents=True, exist_ok=True)
     try:
-        with tempfile.TemporaryDirectory(dir=scratch, prefix=media.scratch_prefix()) as work:
+        with tempfile.TemporaryDirectory(dir=store.scratch(), prefix=media.scratch_prefix()) as work:
             local, start, end, want = spec.uri, spec.start, spec.end, spec.end
             if fetch is not None:
                 got = fetch(spec, Path(work))
@@ -137,7 +137,7 @@ def ingest_one(
             info = media.validate(
                 local, want_duration=want, min_duration=cfg.min_duration, silence_dbfs=cfg.silence_dbfs
             )
-            dst = media_root / rel
+            dst = Path(work) / "out" / Path(rel).name  # the writers' atomic temp-then-rename, in scratch
             cut: dict = {}
             if spec.normalize:
                 media.normalize(local, dst, size=spec.normalize, start=start, end=end)
@@ -145,6 +145,8 @@ def ingest_one(
                 cut = media.remux(local, dst, start, end)  # exact section; how it was cut goes in provenance
             if spec.normalize or start is not None or end is not None:
                 info = media.probe(dst)
+            size = dst.stat().st_size
+            sha = store.put(dst, rel)
         prov = spec.provenance | (
             {"normalize": media.NORMALIZE_RECIPE | {"size": spec.normalize}} if spec.normalize else {}
         )
@@ -155,8 +157,8 @@ def ingest_one(
             **(base | {"provenance": prov}),
             status=ClipStatus.ok,
             path=rel,
-            sha256=media.sha256_file(dst),
-            bytes=dst.stat().st_size,
+            sha256=sha,
+            bytes=size,
             duration=round(info.duration, 3),
             fps=info.fps,
             width=info.width,
@@ -168,8 +170,8 @@ def ingest_one(
         )
     except media.MediaError as e:
         return Clip(**base, status=e.status, error=str(e), attempts=attempts)
-    except Exception as e:  # keep going; the reason is recorded on the clip
-        return Clip(**base, status=ClipStatus.error, error=f"{type(e).__name__}: {e}", attempts=attempts)
+    except Exception as e:  # keep going; the reason is recorded on the clip (a store URL without credentials)
+        return Clip(**base, status=ClipStatus.error, error=scrub_text(f"{type(e).__name__}: {e}"), attempts=attempts)
 
 
 CLIP_UPDATE = [c for c in ClipRow.__table__.columns.keys() if c not in ("id", "created_at")]
@@ -182,23 +184,26 @@ def ingest_stage(
     retry_failed: bool,
     fetchers: Optional[dict[str, Fetch]] = None,
     workers: Optional[int] = None,
+    store: Optional[MediaStore] = None,
 ) -> Stage:
     fetchers = fetchers or {}
+    store = store if store is not None else store_for(None, m.home)
 
     def plan():
         with m.session() as s:
             cols = (ClipRow.id, ClipRow.status, ClipRow.path, ClipRow.attempts, ClipRow.label, ClipRow.provenance)
             known = {r.id: r for r in s.execute(select(*cols))}
+        sizes = store.sizes(r.path for r in known.values() if r.status == ClipStatus.ok.value and r.path)
         units = []
         for spec in specs:
             row = known.get(spec.id)
             if row is None:
                 units.append((spec, 0))
-            elif row.status == ClipStatus.ok.value and not (m.media_root / row.path).exists():
+            elif row.status == ClipStatus.ok.value and sizes.get(row.path) is None:
                 units.append((spec, row.attempts or 1))  # media are derived: rebuild a lost file
             elif row.status == ClipStatus.ok.value and _changed(spec, row, spec.source in fetchers):
                 units.append((spec, row.attempts or 1))
-                _drop_renders(m, spec.id)  # its variants are re-rendered from the new clip
+                _drop_renders(m, store, spec.id)  # its variants are re-rendered from the new clip
             elif row.status != ClipStatus.ok.value and retry_failed:
                 units.append((spec, row.attempts or 1))
         return units
@@ -206,12 +211,11 @@ def ingest_stage(
     def commit(results):
         m.upsert(ClipRow, [c.model_dump(mode="json") for c in results], update=CLIP_UPDATE)
 
-    root = m.media_root  # the run function must not capture the manifest: executors may pickle it
-
+    # the run function captures the store, not the manifest: executors may pickle it
     return Stage(
         "ingest",
         plan,
-        lambda u: ingest_one(u[0], root, cfg, u[1], fetchers.get(u[0].source)),
+        lambda u: ingest_one(u[0], store, cfg, u[1], fetchers.get(u[0].source)),
         commit,
         failed=lambda c: c.status is not ClipStatus.ok,
         workers=workers,
@@ -232,20 +236,12 @@ def _changed(spec: ClipSpec, row, fetched: bool) -> bool:
     )
 
 
-def _drop_renders(m: Manifest, clip_id: str) -> None:
+def _drop_renders(m: Manifest, store: MediaStore, clip_id: str) -> None:
     with m.session() as s:
         q = select(VariantRow.path).where((VariantRow.video_clip_id == clip_id) | (VariantRow.audio_clip_id == clip_id))
         for (path,) in s.execute(q):
             if path:
-                (m.media_root / path).unlink(missing_ok=True)
-
-
-def remove_path(f: Path) -> None:
-    """A file, or a folder where a file should be."""
-    if f.is_dir() and not f.is_symlink():
-        shutil.rmtree(f, ignore_errors=True)
-    else:
-        f.unlink(missing_ok=True)
+                store.remove(path)
 
 
 def fetchers_of(sources: list) -> dict[str, Fetch]:
@@ -261,25 +257,35 @@ def check_extras(sources: list) -> None:
 # --- synthesize -------------------------------------------------------------------------------------------
 
 
-def render_variant(v: Variant, clip_paths: dict[str, Path], media_root: Path) -> tuple[Variant, Optional[str]]:
-    """Render a recipe's media (idempotent: same recipe -> same path; atomic write)."""
+ClipKeys = dict[str, tuple[str, Optional[str]]]  # clip id -> (store key, sha256)
+
+
+def render_variant(v: Variant, clips: ClipKeys, store: MediaStore) -> tuple[Variant, Optional[str]]:
+    """Render a recipe's media into scratch, then `store.put` it (idempotent: same recipe -> same key)."""
     try:
         mv = media_variant(v)
-        dst = media_root / variant_relpath(v)
+        key = variant_relpath(v)
         info: dict = {}
-        if mv is v or not dst.is_file() or dst.stat().st_size == 0:  # an emptied shared file is never reused
-            src = {"video": clip_paths[mv.video_clip_id]}
+        size = None if mv is v else store.size(key)
+        if not size:  # an emptied shared file is never reused
+            src = {"video": store.local_path(*clips[mv.video_clip_id])}
             if mv.audio_clip_id:
-                src["audio"] = clip_paths[mv.audio_clip_id]
-            info = ops.get(mv.op).render(mv, src, dst) or {}
+                src["audio"] = store.local_path(*clips[mv.audio_clip_id])
+            with tempfile.TemporaryDirectory(dir=store.scratch(), prefix=media.scratch_prefix()) as work:
+                dst = Path(work) / Path(key).name
+                info = ops.get(mv.op).render(mv, src, dst) or {}
+                size = dst.stat().st_size
+                sha = store.put(dst, key)
+        else:
+            sha = store.sha256(key)
         params = dict(v.params)
         if info:
             params["rendered"] = info
         return v.model_copy(
             update=dict(
-                path=variant_relpath(v),
-                sha256=media.sha256_file(dst),
-                bytes=dst.stat().st_size,
+                path=key,
+                sha256=sha,
+                bytes=size,
                 params=params,
                 tool_versions={"mmabench": __version__, **media.tool_versions()},
             )
@@ -305,20 +311,27 @@ def _variant_row(v: Variant) -> dict:
     )
 
 
-def synth_stage(m: Manifest, recipes: list[Variant], clips: dict[str, Clip], report: BuildReport) -> Stage:
-    paths = {cid: m.media_root / c.path for cid, c in clips.items()}
+def synth_stage(
+    m: Manifest,
+    recipes: list[Variant],
+    clips: dict[str, Clip],
+    report: BuildReport,
+    store: Optional[MediaStore] = None,
+) -> Stage:
+    store = store if store is not None else store_for(None, m.home)
+    keys: ClipKeys = {cid: (str(c.path), c.sha256) for cid, c in clips.items()}
 
     def plan():
         with m.session() as s:
             have = {r.id: r for r in s.execute(select(VariantRow.id, VariantRow.path, VariantRow.bytes))}
+        sizes = store.sizes({variant_relpath(v) for v in recipes if v.id in have})
         todo = []
         for v in recipes:
             row = have.get(v.id)
-            f = m.media_root / variant_relpath(v)
-            if row is None or not f.is_file() or f.stat().st_size != row.bytes:
+            if row is None or sizes[variant_relpath(v)] != row.bytes:
                 todo.append(v)
                 if row is not None:  # disagrees with the manifest: gone, so no other render reuses it
-                    remove_path(f)
+                    store.remove(variant_relpath(v))
         return todo
 
     def commit(results):
@@ -331,9 +344,9 @@ def synth_stage(m: Manifest, recipes: list[Variant], clips: dict[str, Clip], rep
             update=["recipe", "tool_versions", "path", "sha256", "bytes"],
         )
 
-    root = m.media_root  # captured alone: executors may pickle the run function
+    # the store, not the manifest, is captured: executors may pickle the run function
     return Stage(
-        "synthesize", plan, lambda v: render_variant(v, paths, root), commit, failed=lambda r: r[1] is not None
+        "synthesize", plan, lambda v: render_variant(v, keys, store), commit, failed=lambda r: r[1] is not None
     )
 
 
@@ -410,20 +423,22 @@ def ingest(
     console=None,
     executor: str = "local",
     ray_address: Optional[str] = None,
+    media_url: Optional[str] = None,
 ) -> BuildReport:
     """Only the ingest stage: fetch / validate / store clips (e.g. download AudioSet ahead of builds)."""
     t0 = time.perf_counter()
     report = BuildReport(cfg.name, "ingest")
     sources = make_sources(cfg)
     check_extras(sources)
+    store = store_for(media_url, home)  # before the manifest: a store that cannot open leaves nothing behind
     with Manifest(db, home) as m:
-        media.sweep_partials(m.media_root)  # a killed run's temp files and scratch folders
+        store.sweep()  # a killed run's temp files and scratch folders
         specs = collect_specs(cfg, sources)
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
         with make_progress(progress, console) as bar:
             report.stages.append(
                 run_stage(
-                    ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources)),
+                    ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources), store=store),
                     make_executor(executor, workers, ray_address),
                     bar,
                 )
@@ -480,9 +495,12 @@ def build(
     ingest_workers: Optional[int] = None,
     executor: str = "local",
     ray_address: Optional[str] = None,
+    media_url: Optional[str] = None,
 ) -> BuildReport:
     """Build `split` of a named build: ingest, (filter), synthesize, itemize. `executor="ray"` runs the
-    per-unit work on a Ray cluster (`ray_address`, or a local Ray); the manifest is the same either way."""
+    per-unit work on a Ray cluster (`ray_address`, or a local Ray); the manifest is the same either way.
+    `media_url` (or MMABENCH_MEDIA_URL): where media are stored, a folder or an fsspec URL (default
+    <home>/media); the manifest holds keys relative to it, so it is the same for any store."""
     t0 = time.perf_counter()
     split = Split(split)
     # a build is a test build or a train build, for good: mixing them under one name is a config change
@@ -494,13 +512,18 @@ def build(
     specs = collect_specs(cfg, sources)
     _check_classes(cfg, specs, sources)
     runner = make_executor(executor, workers, ray_address)
+    store = store_for(media_url, home)  # before the manifest: a store that cannot open leaves nothing behind
     with Manifest(db, home) as m:
         pending: dict = {"config": _register_build(m, cfg, force_config)}
-        media.sweep_partials(m.media_root)  # what a killed build was writing; its rows were never committed
+        store.sweep()  # what a killed build was writing; its rows were never committed
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
         with make_progress(progress, console) as bar:
             report.stages.append(
-                run_stage(ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources), ingest_workers), runner, bar)
+                run_stage(
+                    ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources), ingest_workers, store=store),
+                    runner,
+                    bar,
+                )
             )
             spec_ids = {s.id for s in specs}
             all_clips = m.clips(ids=None)
@@ -508,7 +531,9 @@ def build(
             if cfg.filter is not None:  # stage 2: only clips whose label is seen and heard go on
                 from mmabench.tagging.filter import FilterConfig, run_filter
 
-                decisions = run_filter(FilterConfig(**cfg.filter), db=m.url, home=m.home, clip_ids=set(built))
+                decisions = run_filter(
+                    FilterConfig(**cfg.filter), db=m.url, home=m.home, clip_ids=set(built), media_url=media_url
+                )
                 report.filtered = {d.clip.source_ref: d.reason for d in decisions if not d.kept}
                 built = {cid: c for cid, c in built.items() if cid not in {d.clip.id for d in decisions if not d.kept}}
             check_pools(m, cfg.name, cfg.train, built.values())
@@ -521,7 +546,7 @@ def build(
                 long_context_letters=cfg.long_context_letters,
                 audio_removed_mode=cfg.audio_removed_mode,
             )
-            report.stages.append(run_stage(synth_stage(m, recipes, built, report), runner, bar))
+            report.stages.append(run_stage(synth_stage(m, recipes, built, report, store), runner, bar))
             failed = {v for v, _ in report.render_errors}
             vocabulary = sorted({c.label for c in built.values()})
             labels = {cid: c.label for cid, c in built.items()}

@@ -6,8 +6,8 @@ ran — a thread here or a Ray worker on another node — cannot change the mani
 - `ray`: one Ray task per unit over a bounded in-flight window (backpressure: a 2M-unit plan never sits in
   the object store at once). `run` is shipped once with `ray.put`; a task whose worker process dies is
   retried by Ray (`max_retries`), and exceptions stay inside `run` (stages turn them into failed results).
-  Media paths travel, never decoded frames; every node must see the media store at the same path (a
-  shared filesystem).
+  Media keys travel, never decoded frames; every node must reach the media store (a shared folder at the
+  same path, or an object store by URL: `media/store.py`).
 """
 
 from __future__ import annotations

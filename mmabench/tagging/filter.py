@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import DecisionRow
 from mmabench.logs import make_progress
+from mmabench.media.store import store_for
 from mmabench.schema import Clip, ClipStatus
 from mmabench.schema.ids import canonical_json
 from mmabench.tagging.judge import TRANSPORT_OPTIONS, Judge, judge_clips
@@ -157,15 +158,17 @@ def run_filter(
     console=None,
     options: Optional[dict[str, dict]] = None,
     decode: str = "auto",
+    media_url: Optional[str] = None,
 ) -> list[Decision]:
     """Tag (cached), judge (cached, with `cfg.judge`) and decide every ok clip (or `clip_ids`); decisions are
     upserted per filter hash. options: tagger constructor kwargs as for `tag_clips` (device, batch size,
     checkpoints). A clip tagger scores the build's labels besides the curated classes, so it sees every class."""
     cfg = cfg or FilterConfig()
     options = {k: dict(v) for k, v in (options or {}).items()}
+    store = store_for(media_url, home)
     with Manifest(db, home) as m:
         clips = [c for c in m.clips(status=ClipStatus.ok) if clip_ids is None or c.id in clip_ids]
-        files = {c.sha256: m.media_root / c.path for c in clips}
+        files = {c.sha256: Path(c.path) for c in clips if c.sha256 and c.path}  # store keys
         vocab = {c.label for c in clips}
         if "clip" in (cfg.visual_tagger, cfg.audio_tagger):
             from mmabench.taggers.clip import default_vocabulary
@@ -176,13 +179,13 @@ def run_filter(
         failed: dict[str, str] = {}
         with make_progress(progress, console) as bar:
             for t in tagger_objs:
-                for sha, why in tag_files(m, t, files, workers, bar, decode).failed.items():
+                for sha, why in tag_files(m, t, files, workers, bar, decode, store).failed.items():
                     failed.setdefault(sha, f"{t.name} could not read the clip: {why}")
         vs, as_ = (cached_scores(m, t, list(files)) for t in tagger_objs[:2])
         ss = cached_scores(m, tagger_objs[2], list(files)) if cfg.speech_tagger else {}
         judged: dict[str, dict[str, Optional[bool]]] = {}
         if cfg.judge:
-            verdicts = judge_clips(m, Judge(cfg.judge, cfg.judge_options), clips, workers)
+            verdicts = judge_clips(m, Judge(cfg.judge, cfg.judge_options), clips, workers, store)
             judged = verdicts.answers
             for sha, why in verdicts.failed.items():
                 failed.setdefault(sha, why)

@@ -24,6 +24,7 @@ from mmabench.adapters.base import Request
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import TagRow
 from mmabench.media import remove_audio, zero_frames
+from mmabench.media.store import MediaStore
 from mmabench.schema import Clip, Condition, Item, Modality, Split
 
 QUESTIONS_VERSION = 1
@@ -103,7 +104,9 @@ def _key(check: str, label: str) -> str:
     return f"{check}|{label}"
 
 
-def judge_clips(m: Manifest, judge: Judge, clips: list[Clip], workers: int = 2) -> Verdicts:
+def judge_clips(
+    m: Manifest, judge: Judge, clips: list[Clip], workers: int = 2, store: Optional[MediaStore] = None
+) -> Verdicts:
     """The four answers for every clip, from the cache where it has them, else from the model."""
     q = select(TagRow.sha256, TagRow.scores).where(
         TagRow.tagger == judge.name,
@@ -124,7 +127,8 @@ def judge_clips(m: Manifest, judge: Judge, clips: list[Clip], workers: int = 2) 
 
     def one(c: Clip):
         try:
-            return c, *judge.judge_clip(m.media_root / str(c.path), c.label), None
+            src = store.local_path(str(c.path), c.sha256) if store is not None else m.media_root / str(c.path)
+            return c, *judge.judge_clip(src, c.label), None
         except Exception as e:  # an unreadable clip or a server that keeps failing: recorded, the rest go on
             return c, {}, 0, f"judge {judge.model_id} failed: {type(e).__name__}: {str(e)[:200]}"
 

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import TagRow
 from mmabench.logs import get_logger, make_progress
+from mmabench.media.store import MediaStore, store_for
 from mmabench.schema import ClipStatus
 from mmabench.taggers import taggers as registry
 from mmabench.taggers.base import Tagger
@@ -136,14 +137,23 @@ def _executor(tagger: Tagger, workers: int, decode: str, n: int) -> tuple[Execut
 
 
 def tag_files(
-    m: Manifest, tagger: Tagger, files: dict[str, Path], workers: int = 2, bar=None, decode: str = "auto"
+    m: Manifest,
+    tagger: Tagger,
+    files: dict[str, Path],
+    workers: int = 2,
+    bar=None,
+    decode: str = "auto",
+    store: Optional[MediaStore] = None,
 ) -> TagReport:
-    """files: sha256 -> path. Tags what is not cached; returns counts (model_calls == 0 on a re-run).
+    """files: sha256 -> path, or -> store key with `store` (resolved to a local file only when not cached).
+    Tags what is not cached; returns counts (model_calls == 0 on a re-run).
     decode: "thread", "process" or "auto" (see the module docstring)."""
     t0 = time.perf_counter()
     have = cached_scores(m, tagger, list(files))
     todo = [(sha, p) for sha, p in files.items() if sha not in have]
     rep = TagReport(tagger.name, len(todo), 0, 0, 0.0)
+    if store is not None:
+        todo = _local(store, todo, rep)
     with make_progress(False) if bar is None else nullcontext(bar) as progress:
         task = progress.add_task(f"tag {tagger.name}", total=len(todo))
         batch: list = []
@@ -217,6 +227,17 @@ def tag_files(
     return rep
 
 
+def _local(store: MediaStore, todo: list, rep: TagReport) -> list[tuple[str, Path]]:
+    """Store keys -> local files (a remote store's verified cache copies); one that cannot be fetched fails."""
+    out = []
+    for sha, key in todo:
+        try:
+            out.append((sha, store.local_path(str(key), sha)))
+        except Exception as e:
+            rep.failed[sha] = f"{Path(key).name}: {type(e).__name__}: {e}"
+    return out
+
+
 def tag_clips(
     names: Sequence[str],
     *,
@@ -227,8 +248,10 @@ def tag_clips(
     console=None,
     options: Optional[dict[str, dict]] = None,
     decode: str = "auto",
+    media_url: Optional[str] = None,
 ) -> list[TagReport]:
+    store = store_for(media_url, home)
     with Manifest(db, home) as m:
-        files = {c.sha256: m.media_root / c.path for c in m.clips(status=ClipStatus.ok)}
+        files = {c.sha256: Path(c.path) for c in m.clips(status=ClipStatus.ok) if c.sha256 and c.path}
         with make_progress(progress, console) as bar:
-            return [tag_files(m, t, files, workers, bar, decode) for t in load_taggers(names, options)]
+            return [tag_files(m, t, files, workers, bar, decode, store) for t in load_taggers(names, options)]
