@@ -91,11 +91,12 @@ class OpenAICompatAdapter(Adapter):
         if self.send_media:
             self.finish()
             workers = min(max(1, concurrency), _cores(), 8)
-            self._store = PayloadStore(cache_dir, workers=workers, keep=max(256, 8 * concurrency), eager=True)
+            self._store = PayloadStore(cache_dir, workers=workers, keep=max(256, 8 * concurrency))
 
     def ahead(self, request: Request) -> None:
-        if self.send_media and request.media_path is not None:
-            self.store().prefetch(request.media_path, request.media_sha256, self.spec)
+        store = self._store
+        if store is not None and store.workers and request.media_path is not None:  # no workers: asked when sent
+            store.prefetch(request.media_path, request.media_sha256, self.spec)
 
     def finish(self) -> None:
         with self._store_lock:
@@ -105,9 +106,9 @@ class OpenAICompatAdapter(Adapter):
             self.media_counts.update(store.counts)
 
     def store(self) -> PayloadStore:
-        with self._store_lock:  # used outside the runner (the judge): a store on demand, no disk cache
+        with self._store_lock:  # used outside the runner (the judge): prepared in the asking thread, no disk
             if self._store is None:
-                self._store = PayloadStore(None, workers=1)
+                self._store = PayloadStore(None, workers=0)
             return self._store
 
     def _media_json(self, media: MediaParts, request: Request) -> tuple[bytes, dict[str, Any]]:

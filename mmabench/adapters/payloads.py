@@ -6,9 +6,11 @@ with no single-flight the items of one file decoded it several times over (146 d
 concurrency 16: 15-19% of the ideal request rate on a cold run).
 
 - Single-flight: every ask for one payload shares one Future; a run decodes each file at most once.
-- Workers: a process pool. A pool the runner starts (`start()` before its request threads exist) forks:
-  workers are up in milliseconds with everything imported. One made on demand, from whatever thread asks,
-  uses forkserver (a fork from a busy, threaded process is not safe).
+- Workers: a process pool the runner starts (`start()` before its request threads exist), forked: up in
+  milliseconds with everything imported. Without one (a store made on demand, from whatever thread asks, or
+  a platform without a safe fork) preparation runs in the asking thread, still single-flight: forking a busy
+  threaded process is not safe, and spawn/forkserver re-import the caller's main module (a script without a
+  `__main__` guard breaks).
 - Disk: `<cache>/<k[:2]>/<k>.payload`, k = sha256(file sha256, spec, PREP_VERSION). Written to a temp name
   then renamed (no fsync: a torn file fails its hash and is prepared again); read back only when complete
   and intact. A file whose bytes do not match the sha256 it was asked under is prepared but not cached.
@@ -83,32 +85,30 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=orphaned, daemon=True).start()
 
 
-def _context(eager: bool):
-    methods = mp.get_all_start_methods()
-    if eager and sys.platform == "linux" and "fork" in methods:
-        return mp.get_context("fork")
-    return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+def can_fork() -> bool:
+    return sys.platform == "linux" and "fork" in mp.get_all_start_methods()
 
 
 class PayloadStore:
     """`get(path, sha256, spec)` -> MediaParts, prepared at most once; `prefetch` starts it without waiting.
-    `counts` says how each payload was had: "decoded" or "disk" (read back from the cache)."""
+    `counts` says how each payload was had: "decoded" or "disk" (read back from the cache).
+    workers=0: prepared in the asking thread (no processes)."""
 
-    def __init__(self, cache_dir: Optional[Path] = None, workers: int = 1, keep: int = 256, eager: bool = False):
+    def __init__(self, cache_dir: Optional[Path] = None, workers: int = 0, keep: int = 256):
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.workers, self.keep, self.eager = max(1, workers), keep, eager
+        self.workers, self.keep = workers if can_fork() else 0, keep
         self.counts: Counter[str] = Counter()
         self._live: OrderedDict[tuple[str, PayloadSpec], Future] = OrderedDict()
         self._lock = threading.Lock()
         self._pool: Optional[ProcessPoolExecutor] = None
         if self.cache_dir is not None and self.cache_dir.is_dir():
             sweep_partials(self.cache_dir)
-        if eager:  # fork now, from the caller's thread, before it starts any other (submit launches the workers)
+        if self.workers:  # fork now, from the caller's thread, before it starts any other (submit launches them)
             self._executor().submit(int)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            ctx = _context(self.eager)
+            ctx = mp.get_context("fork")
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
             )
@@ -123,14 +123,24 @@ class PayloadStore:
                 self._live.move_to_end(key)
                 return fut
             args = (str(path), sha, spec, str(self.cache_dir) if self.cache_dir else None)
-            try:
-                fut = self._executor().submit(load_or_prepare, *args)
-            except BrokenProcessPool:  # a worker died (OOM-killed?): the next ask gets a fresh pool
-                self._pool = None
-                fut = self._executor().submit(load_or_prepare, *args)
+            if not self.workers:
+                fut = Future()
+            else:
+                try:
+                    fut = self._executor().submit(load_or_prepare, *args)
+                except BrokenProcessPool:  # a worker died (OOM-killed?): the next ask gets a fresh pool
+                    self._pool = None
+                    fut = self._executor().submit(load_or_prepare, *args)
             self._live[key] = fut
             self._trim()
         fut.add_done_callback(functools.partial(self._settled, key))
+        if not self.workers:  # this thread prepares; others asking meanwhile wait on `fut`
+            try:
+                fut.set_result(load_or_prepare(*args))
+            except BaseException as e:
+                fut.set_exception(e)
+                if not isinstance(e, Exception):
+                    raise
         return fut
 
     def get(self, path: str | Path, sha: Optional[str], spec: PayloadSpec) -> MediaParts:

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import av
 import numpy as np
@@ -20,6 +19,7 @@ from mmabench.adapters.payloads import PayloadStore, cache_file
 from mmabench.eval.runner import fingerprint
 from mmabench.media import load_audio, sample_video_frames, sha256_file, wav_bytes
 from mmabench.schema import Condition, Item, Modality, Split
+from tests.llmpeer import LLMPeer
 from tests.mediagen import make_clip
 
 SPEC = PayloadSpec(frames=4)
@@ -31,7 +31,7 @@ def clip(tmp_path):
 
 
 def _store(tmp_path, **kw):
-    return PayloadStore(tmp_path / "cache", workers=2, eager=True, **kw)
+    return PayloadStore(tmp_path / "cache", workers=2, **kw)
 
 
 def test_concurrent_asks_for_one_file_prepare_it_once(tmp_path, clip):
@@ -63,7 +63,7 @@ def test_the_disk_cache_survives_a_new_process_and_is_keyed_by_content(tmp_path,
     code = (
         "import json, sys; from pathlib import Path;"
         "from mmabench.adapters.payloads import PayloadStore; from mmabench.adapters.media import PayloadSpec;"
-        "s = PayloadStore(Path(sys.argv[1]), workers=1, eager=True); p = s.get(sys.argv[2], None, PayloadSpec(frames=4));"
+        "s = PayloadStore(Path(sys.argv[1]), workers=1); p = s.get(sys.argv[2], None, PayloadSpec(frames=4));"
         "s.close(); print(json.dumps({'counts': dict(s.counts), 'frames': [f.hex() for f in p.frames], 'wav': p.audio_wav.hex()}))"
     )
     copy = tmp_path / "elsewhere" / "same-bytes.mp4"  # the same content under another name: the same payload
@@ -187,4 +187,35 @@ def test_the_adapter_posts_the_prepared_parts(tmp_path, clip):
     assert parts[5] == {"type": "text", "text": 'Say "hi"'} and len(parts) == 6
     assert sent["frames"] == 4 and sent["audio"] == want.sent["audio"]
     assert adapter.media_counts == {"decoded": 1}
-    assert isinstance(Path(clip), Path)
+
+
+def test_without_the_runner_media_is_prepared_once_in_the_asking_threads(clip):
+    """The judge calls generate() with no start(): no worker processes, no disk cache, still single-flight."""
+    item = Item(
+        id="i",
+        build="b",
+        variant_id="v",
+        split=Split.conflict,
+        condition=Condition.aligned,
+        prompt_modality=Modality.visual,
+        prompt="Is there a cat? Answer yes or no.",
+        options=["yes", "no"],
+        answer="yes",
+    )
+    with LLMPeer(answer=lambda prompt, options: "yes") as peer:
+        adapter = OpenAICompatAdapter("m", base_url=peer.url + "/v1", frames=2)
+        go = threading.Barrier(6)
+        texts = []
+
+        def ask():
+            go.wait()
+            texts.append(adapter.generate(Request(item, clip, None)).text)
+
+        threads = [threading.Thread(target=ask) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    store = adapter.store()
+    assert texts == ["yes."] * 6 and store.counts == {"decoded": 1} and store._pool is None
+    assert len(peer.calls) == 6 and all(c["images"] == 2 and len(c["audio_peak"]) == 1 for c in peer.calls)
