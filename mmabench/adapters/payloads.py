@@ -6,8 +6,9 @@ with no single-flight the items of one file decoded it several times over (146 d
 concurrency 16: 15-19% of the ideal request rate on a cold run).
 
 - Single-flight: every ask for one payload shares one Future; a run decodes each file at most once.
-- Workers: a process pool the runner starts (`start()` before its request threads exist), forked: up in
-  milliseconds with everything imported. Without one (a store made on demand, from whatever thread asks, or
+- Workers: a process pool for the runner, forked (all workers at the first `prefetch`, which the runner
+  makes before its request threads exist): up in milliseconds with everything imported; none for a run
+  with nothing to prepare. Without one (a store made on demand, from whatever thread asks, or
   a platform without a safe fork) preparation runs in the asking thread, still single-flight: forking a busy
   threaded process is not safe, and spawn/forkserver re-import the caller's main module (a script without a
   `__main__` guard breaks).
@@ -103,8 +104,6 @@ class PayloadStore:
         self._pool: Optional[ProcessPoolExecutor] = None
         if self.cache_dir is not None and self.cache_dir.is_dir():
             sweep_partials(self.cache_dir)
-        if self.workers:  # fork now, from the caller's thread, before it starts any other (submit launches them)
-            self._executor().submit(int)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
