@@ -61,5 +61,15 @@ class Adapter:
     def prepare(self, items: Sequence[Item]) -> None:
         """Called once with the run's items before any request (e.g. an answer prior)."""
 
+    def start(self, cache_dir: Optional[Path] = None, concurrency: int = 1) -> None:
+        """Before the requests, from the thread that will send them, before it starts any other: where media
+        payloads may be kept on disk, and how many requests will be in flight (e.g. to size media workers)."""
+
+    def ahead(self, request: Request) -> None:
+        """A request that will be sent soon (called in sending order): start preparing its media now."""
+
+    def finish(self) -> None:
+        """After the last request: release what `start` took (worker processes)."""
+
     def generate(self, request: Request) -> Response:
         raise NotImplementedError

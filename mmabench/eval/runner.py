@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 import re
@@ -260,18 +261,33 @@ def evaluate(
 
         secrets = adapter.secrets()
 
-        def request(item: Item) -> tuple[Item, dict]:
+        def as_request(item: Item) -> Request | tuple[Item, dict]:
+            """The request, or (item, error outcome) when the store cannot give the media."""
             path, sha = media[item.variant_id]
             try:  # the store's file, or a remote store's cache copy checked against the manifest's hash
                 local = store.local_path(path, sha) if path else None
             except Exception as e:
                 return item, {"error": scrub_text(f"media: {type(e).__name__}: {e}"), "attempts": 0, "latency_ms": 0.0}
-            out = _call(adapter, Request(item, local, sha), retries, backoff)
-            return item, _scrubbed(out, secrets)
+            return Request(item, local, sha)
 
-        with ThreadPoolExecutor(max(1, concurrency)) as pool:
-            it = iter(calls)
-            running = {pool.submit(request, i) for i in [next(it) for _ in range(min(len(calls), concurrency * 2))]}
+        def request(req: Request | tuple[Item, dict]) -> tuple[Item, dict]:
+            if isinstance(req, tuple):  # media unavailable: recorded as this prediction's error
+                return req
+            return req.item, _scrubbed(_call(adapter, req, retries, backoff), secrets)
+
+        # media is prepared in the adapter's workers `lead` requests ahead of the one sent (a bounded look-ahead:
+        # prepared payloads wait in memory), so a request finds its payload ready instead of decoding it
+        reqs = [as_request(i) for i in calls]
+        lead = 4 * max(1, concurrency) + 16
+        adapter.start(m.home / "cache" / "media", concurrency)
+        with contextlib.ExitStack() as started, ThreadPoolExecutor(max(1, concurrency)) as pool:
+            started.callback(adapter.finish)  # however the requests end, after the last one
+            for req in reqs[:lead]:
+                if isinstance(req, Request):
+                    adapter.ahead(req)
+            it = iter(enumerate(reqs))
+            first = [next(it) for _ in range(min(len(reqs), concurrency * 2))]
+            running = {pool.submit(request, req) for _, req in first}
             while running:
                 finished, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
                 for f in finished:
@@ -286,7 +302,9 @@ def evaluate(
                         progress.advance(task)
                     nxt = next(it, None)
                     if nxt is not None:
-                        running.add(pool.submit(request, nxt))
+                        running.add(pool.submit(request, nxt[1]))
+                        if nxt[0] + lead < len(reqs) and isinstance(reqs[nxt[0] + lead], Request):
+                            adapter.ahead(reqs[nxt[0] + lead])
                 # commit whatever arrived in this wake-up: a slow model commits every answer at once (a kill
                 # loses only requests in flight); an instant one naturally batches many per transaction
                 flush(force=True)

@@ -97,6 +97,25 @@ def test_openai_compat_sends_the_right_media(demo_home):
     assert sum(c["audio_peak"][0] == 0.0 for c in peer.calls) == 36
 
 
+def test_each_file_is_decoded_once_ahead_of_its_requests_and_read_back_on_the_next_run(demo_home):
+    """216 items over 72 files at concurrency 16: 72 decodes (it was 146), each in a worker process; a second
+    run under another model name (the answer cache cannot serve it) reads all 72 back from the disk cache."""
+    variants = _sql(
+        demo_home,
+        "SELECT count(DISTINCT v.sha256) FROM items i JOIN variants v ON v.id = i.variant_id WHERE v.path != ''",
+    )[0][0]
+    with LLMPeer(latency=0.02) as peer:
+        counts = []
+        for model in ("omni-a", "omni-b"):
+            adapter = make_adapter("openai-compat", model, base_url=peer.url + "/v1")
+            r = evaluate(adapter, split="full", home=demo_home, concurrency=16)
+            assert r.called == 216 and r.errors == 0
+            counts.append(dict(adapter.media_counts))
+    assert variants == 72 and counts == [{"decoded": 72}, {"disk": 72}]
+    assert len(list((demo_home / "cache" / "media").rglob("*.payload"))) == 72
+    assert all(c["images"] == 8 and len(c["audio_peak"]) == 1 for c in peer.calls)
+
+
 def test_audio_dropped_variant_sends_no_audio_and_text_only_sends_nothing(tmp_path):
     from mmabench.config import BuildConfig
     from mmabench.pipeline.build import build

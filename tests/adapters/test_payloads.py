@@ -1,0 +1,221 @@
+"""Media payloads: prepared once (single-flight) in worker processes, kept on disk by content, never served
+from a partial or corrupt cache file; the bytes are the ones the old path sent, except the JPEGs, whose
+format changed on purpose (PREP_VERSION 2: one encoder per file at a fixed quantiser)."""
+
+import json
+import subprocess
+import sys
+import threading
+
+import av
+import numpy as np
+import pytest
+
+from mmabench.adapters import media as media_mod
+from mmabench.adapters.base import Request
+from mmabench.adapters.media import JPEG_Q, MediaParts, PayloadSpec, prepare_parts
+from mmabench.adapters.openai_compat import OpenAICompatAdapter
+from mmabench.adapters.payloads import PayloadStore, cache_file
+from mmabench.eval.runner import fingerprint
+from mmabench.media import load_audio, sample_video_frames, sha256_file, wav_bytes
+from mmabench.schema import Condition, Item, Modality, Split
+from tests.llmpeer import LLMPeer
+from tests.mediagen import make_clip
+
+SPEC = PayloadSpec(frames=4)
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return make_clip(tmp_path / "clip.mp4", seconds=2.0, size=(96, 64))
+
+
+def _store(tmp_path, **kw):
+    return PayloadStore(tmp_path / "cache", workers=2, **kw)
+
+
+def test_concurrent_asks_for_one_file_prepare_it_once(tmp_path, clip):
+    store = _store(tmp_path)
+    sha = sha256_file(clip)
+    go = threading.Barrier(12)
+    got: list[MediaParts] = []
+
+    def ask():
+        go.wait()
+        got.append(store.get(clip, sha, SPEC))
+
+    threads = [threading.Thread(target=ask) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.close()
+    assert store.counts == {"decoded": 1}
+    assert len(got) == 12 and all(g is got[0] for g in got)  # one Future, one result object
+    assert len(got[0].frames) == 4 and got[0].audio_wav is not None
+    assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == [f"{SPEC.key(sha)}.payload"]
+
+
+def test_the_disk_cache_survives_a_new_process_and_is_keyed_by_content(tmp_path, clip):
+    store = _store(tmp_path)
+    first = store.get(clip, sha256_file(clip), SPEC)
+    store.close()
+    code = (
+        "import json, sys; from pathlib import Path;"
+        "from mmabench.adapters.payloads import PayloadStore; from mmabench.adapters.media import PayloadSpec;"
+        "s = PayloadStore(Path(sys.argv[1]), workers=1); p = s.get(sys.argv[2], None, PayloadSpec(frames=4));"
+        "s.close(); print(json.dumps({'counts': dict(s.counts), 'frames': [f.hex() for f in p.frames], 'wav': p.audio_wav.hex()}))"
+    )
+    copy = tmp_path / "elsewhere" / "same-bytes.mp4"  # the same content under another name: the same payload
+    copy.parent.mkdir()
+    copy.write_bytes(clip.read_bytes())
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "cache"), str(copy)], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["counts"] == {"disk": 1}
+    assert [bytes.fromhex(f) for f in out["frames"]] == list(first.frames) and bytes.fromhex(
+        out["wav"]
+    ) == first.audio_wav
+    # other bytes at the same path: another key, prepared again (the old entry stays for the old content)
+    make_clip(clip, seconds=2.0, size=(96, 64), freq=880.0)
+    store = _store(tmp_path)
+    again = store.get(clip, sha256_file(clip), SPEC)
+    store.close()
+    assert store.counts == {"decoded": 1} and again.audio_wav != first.audio_wav
+    assert len(list((tmp_path / "cache").rglob("*.payload"))) == 2
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "other_key", "empty"])
+def test_a_partial_or_corrupt_cache_file_is_not_served(tmp_path, clip, damage):
+    sha = sha256_file(clip)
+    store = _store(tmp_path)
+    good = store.get(clip, sha, SPEC)
+    store.close()
+    f = cache_file(tmp_path / "cache", SPEC.key(sha))
+    data = f.read_bytes()
+    if damage == "truncated":
+        f.write_bytes(data[: len(data) * 2 // 3])
+    elif damage == "flipped":  # one bit in the WAV body: the body hash no longer matches
+        f.write_bytes(data[:-100] + bytes([data[-100] ^ 1]) + data[-99:])
+    elif damage == "other_key":  # a whole, intact payload written for other content
+        other = make_clip(tmp_path / "other.mp4", seconds=1.0, freq=300.0)
+        f.write_bytes(prepare_parts(other, SPEC).to_bytes(SPEC.key(sha256_file(other))))
+    else:
+        f.write_bytes(b"")
+    store = _store(tmp_path)
+    got = store.get(clip, sha, SPEC)
+    store.close()
+    assert store.counts == {"decoded": 1}
+    assert got.frames == good.frames and got.audio_wav == good.audio_wav and got.sent == good.sent
+    assert MediaParts.from_bytes(f.read_bytes(), SPEC.key(sha)) is not None  # rewritten whole
+
+
+def test_a_file_that_is_not_the_content_it_was_asked_under_is_not_cached(tmp_path, clip):
+    store = _store(tmp_path)
+    parts = store.get(clip, "0" * 64, SPEC)  # the manifest's sha256 does not match the bytes on disk
+    store.close()
+    assert len(parts.frames) == 4 and not list((tmp_path / "cache").rglob("*.payload"))
+
+
+def _fresh_jpeg(frame) -> bytes:
+    cc = av.CodecContext.create("mjpeg", "w")
+    cc.width, cc.height, cc.pix_fmt = frame.width, frame.height, "yuvj420p"
+    cc.time_base = frame.time_base or 1
+    cc.qmin = cc.qmax = JPEG_Q
+    return b"".join(bytes(p) for p in [*cc.encode(frame.reformat(format="yuvj420p")), *cc.encode(None)])
+
+
+def test_payload_bytes_match_the_old_path_and_the_jpeg_change_is_versioned(clip, monkeypatch):
+    parts = prepare_parts(clip, PayloadSpec(frames=6))
+    # the WAV is the old path's, byte for byte (load_audio at 16 kHz mono, then wav_bytes)
+    assert parts.audio_wav == wav_bytes(load_audio(clip, 16000), 16000)
+    # each JPEG is what an encoder opened for that frame alone makes: sharing one encoder changes nothing
+    frames = sample_video_frames(clip, 6)
+    assert list(parts.frames) == [_fresh_jpeg(f) for f in frames]
+    for jpg, f in zip(parts.frames, frames):  # and it is the sampled frame
+        with av.open(__import__("io").BytesIO(jpg)) as c:
+            back = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+        assert np.abs(back - f.to_ndarray(format="rgb24").astype(int)).mean() < 6
+    # the format change is in the cache key and in the predictions' fingerprint
+    item = Item(
+        id="i",
+        build="b",
+        variant_id="v",
+        split=Split.conflict,
+        condition=Condition.aligned,
+        prompt_modality=Modality.visual,
+        prompt="Which?",
+        options=["a", "b"],
+        answer="a",
+    )
+    adapter = OpenAICompatAdapter("m", base_url="http://127.0.0.1:9/v1")
+    key, fp = SPEC.key("ab" * 32), fingerprint(adapter, item, "ab" * 32)
+    monkeypatch.setattr(media_mod, "PREP_VERSION", 1)
+    monkeypatch.setattr("mmabench.adapters.openai_compat.PREP_VERSION", 1)
+    assert SPEC.key("ab" * 32) != key and fingerprint(adapter, item, "ab" * 32) != fp
+
+
+def test_the_adapter_posts_the_prepared_parts(tmp_path, clip):
+    """The request body carries exactly the prepared JPEGs and WAV (base64), then the prompt."""
+    import base64
+
+    adapter = OpenAICompatAdapter("m", base_url="http://127.0.0.1:9/v1", frames=4)
+    item = Item(
+        id="i",
+        build="b",
+        variant_id="v",
+        split=Split.conflict,
+        condition=Condition.aligned,
+        prompt_modality=Modality.audio,
+        prompt='Say "hi"',
+        options=["a"],
+        answer="a",
+    )
+    adapter.start(tmp_path / "cache", 2)
+    req = Request(item, clip, sha256_file(clip))
+    adapter.ahead(req)
+    body, sent = adapter.body(req)
+    adapter.finish()
+    msg = json.loads(body)
+    assert (msg["model"], msg["max_tokens"], msg["temperature"]) == ("m", 32, 0.0)
+    parts = msg["messages"][0]["content"]
+    want = prepare_parts(clip, SPEC)
+    assert [base64.b64decode(p["image_url"]["url"].split(",", 1)[1]) for p in parts[:4]] == list(want.frames)
+    assert base64.b64decode(parts[4]["input_audio"]["data"]) == want.audio_wav
+    assert parts[5] == {"type": "text", "text": 'Say "hi"'} and len(parts) == 6
+    assert sent["frames"] == 4 and sent["audio"] == want.sent["audio"]
+    assert adapter.media_counts == {"decoded": 1}
+
+
+def test_without_the_runner_media_is_prepared_once_in_the_asking_threads(clip):
+    """The judge calls generate() with no start(): no worker processes, no disk cache, still single-flight."""
+    item = Item(
+        id="i",
+        build="b",
+        variant_id="v",
+        split=Split.conflict,
+        condition=Condition.aligned,
+        prompt_modality=Modality.visual,
+        prompt="Is there a cat? Answer yes or no.",
+        options=["yes", "no"],
+        answer="yes",
+    )
+    with LLMPeer(answer=lambda prompt, options: "yes") as peer:
+        adapter = OpenAICompatAdapter("m", base_url=peer.url + "/v1", frames=2)
+        go = threading.Barrier(6)
+        texts = []
+
+        def ask():
+            go.wait()
+            texts.append(adapter.generate(Request(item, clip, None)).text)
+
+        threads = [threading.Thread(target=ask) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    store = adapter.store()
+    assert texts == ["yes."] * 6 and store.counts == {"decoded": 1} and store._pool is None
+    assert len(peer.calls) == 6 and all(c["images"] == 2 and len(c["audio_peak"]) == 1 for c in peer.calls)
