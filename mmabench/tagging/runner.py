@@ -15,7 +15,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-import sys
 import time
 from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -31,7 +30,7 @@ from mmabench.db.models import TagRow
 from mmabench.logs import get_logger, make_progress
 from mmabench.schema import ClipStatus
 from mmabench.taggers import taggers as registry
-from mmabench.taggers.base import Tagger
+from mmabench.taggers.base import Tagger, set_threads
 
 log = get_logger(__name__)
 
@@ -49,8 +48,13 @@ class TagReport:
     failed: dict[str, str] = field(default_factory=dict)  # sha256 -> reason
 
 
-def load_taggers(names: Sequence[str], options: Optional[dict[str, dict]] = None) -> list[Tagger]:
-    """options: tagger name -> constructor kwargs; the key "*" applies to all (e.g. device, batch_size)."""
+def load_taggers(
+    names: Sequence[str], options: Optional[dict[str, dict]] = None, model_workers: int = 1
+) -> list[Tagger]:
+    """options: tagger name -> constructor kwargs; the key "*" applies to all (e.g. device, batch_size).
+    model_workers: how many processes on this machine run models at once (1 here; an actor pool passes its
+    size): the process's model threads are set once, before any model loads, to cores // model_workers."""
+    set_threads(max(1, (os.cpu_count() or 1) // max(1, model_workers)))
     common = (options or {}).get("*", {})
     out = []
     for n in names:
@@ -88,11 +92,10 @@ ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_N
 
 
 def _install(blob: bytes) -> None:
-    """Process-pool initializer: the preprocessor, sent once per worker; torch kept to one thread."""
+    """Process-pool initializer: the preprocessor, sent once per worker; one compute thread per worker."""
     global _PREP
     _PREP = pickle.loads(blob)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
+    set_threads(1)  # after unpickling, which may import torch
 
 
 def _ready(_=None) -> int:
