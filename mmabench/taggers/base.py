@@ -71,9 +71,9 @@ _THREADS: Optional[int] = None
 
 def set_threads(n: int = 0) -> int:
     """Intra-op threads for every model in this process, decided once (later calls keep the first value):
-    torch's pool now and every onnxruntime session made afterwards. n = 0: all cores. A process that runs
-    one of several model workers on a machine (process pool, actor pool) passes cores // workers, so the
-    workers never oversubscribe the cores between them."""
+    torch's pool now and every onnxruntime session made afterwards. n = 0: all cores. The tagging runner
+    passes what the decode workers and other model workers leave (see `load_taggers`), so nothing
+    oversubscribes the cores."""
     global _THREADS
     if _THREADS is None:
         _THREADS = max(1, n or os.cpu_count() or 1)
@@ -96,8 +96,8 @@ def ort_session(model: str | bytes, threads: int):
     """A CPU onnxruntime session with `threads` intra-op threads that do not spin between ops.
 
     Spinning workers burn the core that the decode workers need (the model shares the machine with them):
-    measured on 2 cores, EfficientNet-Lite0 with 2 spinning threads ran at 46 frames/s against 70 with one
-    thread and 76 with two that sleep."""
+    measured on 2 cores, EfficientNet-Lite0 forward with 2 spinning threads ran at 46 frames/s against 70
+    with one thread and 76 with two that sleep."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from mmabench.taggers.base import SpeechTagger, file_sha256
+from mmabench.taggers.base import SpeechTagger, file_sha256, process_threads
 
 
 class SileroTagger(SpeechTagger):
@@ -21,13 +21,11 @@ class SileroTagger(SpeechTagger):
         if spec is None:
             raise ImportError("the silero tagger needs `pip install silero-vad` (weights ship in the package)")
         import torch
-
-        threads = torch.get_num_threads()
         from silero_vad import get_speech_timestamps, load_silero_vad
 
         # silero_vad sets 1 torch thread process-wide on import: loading it must not shrink other models'
         # pools, so the process's setting is put back here and the VAD itself runs on one thread (below)
-        torch.set_num_threads(threads)
+        torch.set_num_threads(process_threads())
         self.torch, self.segments, self.threshold = torch, get_speech_timestamps, threshold
         self.model = load_silero_vad()  # TorchScript, CPU: a 2-MB recurrent model run per 32-ms window
         from importlib.metadata import version
