@@ -263,7 +263,7 @@ def ceiling(tagger, paths: list[Path], groups: list[list], what: str) -> Measure
         f"{tagger.name} CPU ceiling on {cores} cores",
         cores * 1000 / (prep + fwd),
         f"{what}/s",
-        baseline="no overhead: cores x 1000 / CPU ms per unit",
+        baseline=f"no overhead: CPU ms per unit: prepare {prep:.2f} (decode {dec:.2f}) + model {fwd:.2f}",
         detail={
             "cpu_ms_per_unit": {"prepare": round(prep, 2), "of which decode": round(dec, 2), "model": round(fwd, 2)}
         },
