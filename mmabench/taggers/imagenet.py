@@ -23,6 +23,7 @@ from mmabench.taggers.base import (
     frame_prep,
     normalise,
     normalise_torch,
+    ort_session,
     ort_threads,
     resolve_device,
     split_counts,
@@ -85,11 +86,7 @@ class ImagenetTagger(Tagger):
             raise ValueError(f"backend must be auto, onnx or torch, not {backend!r}")
         if backend == "onnx" or (backend == "auto" and self.device == "cpu"):
             self.device = "cpu"
-            import onnxruntime as ort
-
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = ort_threads(threads)
-            self.session = ort.InferenceSession(str(self._onnx()), so, providers=["CPUExecutionProvider"])
+            self.session = ort_session(str(self._onnx()), ort_threads(threads))
             self.net = None
             self.batch_size = batch_size or 16  # measured: batch 64 is slower per frame than 8-16 on 2 cores
         else:

@@ -16,7 +16,7 @@ from mmabench.taggers.base import SpeechTagger, file_sha256, resolve_device
 
 class PyannoteTagger(SpeechTagger):
     name = "pyannote"
-    version = 1
+    version = 2  # 2: soxr resampling in load_audio
 
     def __init__(
         self,
