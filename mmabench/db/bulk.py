@@ -4,7 +4,8 @@ executemany), then one INSERT … SELECT … ON CONFLICT moves them into `predic
 Same semantics as `upsert(..., update=all but the key and created_at)`: a (run, item) already there is
 replaced, inside the caller's transaction (a kill loses the batch, never half of it). The INSERT also copies
 each item's condition and prompted modality onto the row (migration 0006), so the accuracy query needs no
-join. PostgreSQL executemany upserts ran at 13.7k rows/s; COPY + one statement is several times that.
+join. Measured by benchmarks/bench_query.py against the executemany upsert this replaces (1.4-2.4x on a
+loaded machine); what remains is PostgreSQL's per-row foreign-key checks and index upkeep.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ STAGE = "mmabench_predictions_in"
 COLUMNS = [c for c in PredictionRow.__table__.columns.keys() if c not in ("created_at", "condition", "prompt_modality")]
 _LIST = ", ".join(COLUMNS)
 _UPDATE = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in KEY)
-# LEFT JOIN: a row whose item does not exist still reaches the table, and its foreign key refuses it
+# LEFT JOIN: a row whose item does not exist still reaches the table, and its foreign key refuses it;
+# `WHERE true`: SQLite would otherwise read ON CONFLICT as part of the join
 _MOVE = (
     "INSERT INTO predictions ({cols}, condition, prompt_modality) "
     "SELECT {tcols}, v.condition, i.prompt_modality FROM {stage} t "
     "LEFT JOIN items i ON i.id = t.item_id LEFT JOIN variants v ON v.id = i.variant_id WHERE true "
+    "ORDER BY t.run_id, t.item_id "  # in key order: the primary key's b-tree is appended to, not sprayed
     "ON CONFLICT (run_id, item_id) DO UPDATE SET {update}"
 )
 
