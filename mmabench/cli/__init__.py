@@ -11,7 +11,7 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    from mmabench.db.migrate import SchemaError
+    from mmabench.db.errors import SchemaError  # not db.migrate: that loads Alembic before every command
 
     try:
         app()

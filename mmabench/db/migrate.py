@@ -23,15 +23,12 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from mmabench.db.errors import SchemaError as SchemaError  # re-exported: callers import it from here
 from mmabench.db.models import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 LOCK_KEY = 0x6D6D6162  # "mmab": the advisory lock every mmabench migration of one database takes
 _VIEW = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+)", re.I)
-
-
-class SchemaError(RuntimeError):
-    pass
 
 
 def alembic_config() -> AlembicConfig:

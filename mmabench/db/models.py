@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -139,7 +139,23 @@ class PredictionRow(Base):
     error: Mapped[Optional[str]] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    __table_args__ = (Index("ix_predictions_fingerprint", "fingerprint"),)
+    # the item's cell, copied at insert (db/bulk.py; a trigger for other writers) so accuracy reads one table
+    condition: Mapped[Optional[str]] = mapped_column(String(32))
+    prompt_modality: Mapped[Optional[str]] = mapped_column(String(16))
+    __table_args__ = (
+        Index("ix_predictions_fingerprint", "fingerprint"),
+        Index(
+            "ix_predictions_cell",
+            "run_id",
+            "condition",
+            "prompt_modality",
+            "correct",
+            "abstained",
+            "parse_status",
+            sqlite_where=text("error IS NULL"),
+            postgresql_where=text("error IS NULL"),
+        ),
+    )
 
 
 class TagRow(Base):

@@ -20,8 +20,7 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Optional
-
-from sqlalchemy.engine import make_url
+from urllib.parse import quote, unquote
 
 from mmabench.db.statement import StatementRefused, check_read_only
 
@@ -68,7 +67,7 @@ def run_readonly(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> tuple[list[str], list[tuple]]:
     """Run one read-only statement on the manifest at `url`; PostgreSQL runs it as `role` (or `readonly_url`)."""
-    backend = make_url(url).get_backend_name()
+    backend = _parts(url)[0].split("+")[0]
     if backend not in ("sqlite", "postgresql"):
         raise QueryError(f"read-only queries support SQLite and PostgreSQL, not {backend!r}")
     try:
@@ -76,7 +75,7 @@ def run_readonly(
     except StatementRefused as e:
         raise ReadOnlyViolation(f"refused: `mmabench query` runs one read-only statement; {e}") from e
     if backend == "sqlite":
-        path = Path(make_url(url).database or "")
+        path = Path(unquote(_parts(url)[2].split("?")[0]))
         if not path.is_file():
             raise QueryError(f"no manifest at {path} (build one first, or pass --db)")
         con = open_sqlite(path, timeout)
@@ -136,8 +135,20 @@ def open_sqlite(path: Path, timeout: float = DEFAULT_TIMEOUT) -> sqlite3.Connect
 def reader_dsn(url: str, role: str = DEFAULT_ROLE, readonly_url: Optional[str] = None) -> str:
     """The manifest's server and database with the reader role as user (no password: .pgpass, PGPASSWORD or
     trust supply it), or the read-only URL the user gave."""
-    u = make_url(readonly_url) if readonly_url else make_url(url).set(username=role, password=None)
-    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+    if readonly_url:
+        return "postgresql://" + "/".join(_parts(readonly_url)[1:])
+    _, netloc, rest = _parts(url)
+    return f"postgresql://{quote(role, safe='')}@{netloc.rpartition('@')[2]}/{rest}"
+
+
+def _parts(url: str) -> tuple[str, str, str]:
+    """scheme, user@host:port, database?query of a database URL: what SQLAlchemy's make_url would give here,
+    without importing SQLAlchemy (a third of `mmabench query`'s start-up)."""
+    scheme, sep, after = url.partition("://")
+    if not sep:
+        raise QueryError(f"not a database URL: {url!r}")
+    netloc, _, rest = after.partition("/")
+    return scheme, netloc, rest
 
 
 def open_postgres(
@@ -147,7 +158,7 @@ def open_postgres(
     import psycopg
 
     dsn = reader_dsn(url, role, readonly_url)
-    user = make_url(dsn).username or role
+    user = unquote(_parts(dsn)[1].rpartition("@")[0].partition(":")[0]) or role
     ms = max(1, int(timeout * 1000))
     opts = f"-c default_transaction_read_only=on -c statement_timeout={ms} -c lock_timeout={ms}"
     try:

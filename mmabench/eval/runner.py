@@ -24,6 +24,7 @@ from typing import Any, Optional
 from sqlalchemy import select
 
 from mmabench.adapters import Adapter, PermanentError, Request, TransientError, adapters
+from mmabench.db.bulk import write_predictions
 from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import PredictionRow, RunRow, VariantRow
 from mmabench.eval.scoring import is_abstention, parse_answer
@@ -222,16 +223,7 @@ def evaluate(
             nonlocal pending, last
             if pending and (force or len(pending) >= 64 or time.monotonic() - last > 0.25):
                 with m.session() as s, s.begin():
-                    upsert(
-                        s,
-                        PredictionRow.__table__,
-                        pending,
-                        update=[
-                            c
-                            for c in PredictionRow.__table__.columns.keys()
-                            if c not in ("run_id", "item_id", "created_at")
-                        ],
-                    )
+                    write_predictions(s, pending)  # upsert on (run, item); COPY on PostgreSQL
                 pending, last = [], time.monotonic()
 
         calls = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import time
@@ -10,12 +11,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from mmabench.cli import app
-from mmabench.db.manifest import Manifest
+from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.migrate import SchemaError, alembic_config, head_revision
 from mmabench.db.models import BuildRow, RunRow
+from mmabench.db.readonly import run_readonly
+from tests.db import predgen
+from tests.db.test_queries import OLD_JOIN, SHIPPED
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -216,3 +221,38 @@ def test_half_made_schema_is_one_line_from_the_command_line(tmp_path):
     )
     assert res.returncode == 1
     assert res.stderr.strip().count("\n") == 0 and "mmabench db repair" in res.stderr, res.stderr
+
+
+def test_predictions_of_an_older_manifest_get_their_cells_on_upgrade(db_url):
+    """0006 backfills condition and prompt_modality on existing predictions: run_accuracy, which reads them, then
+    gives the numbers the old five-table join gives."""
+    from alembic import command
+
+    engine = create_engine(db_url)
+    with engine.begin() as c:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = c
+        command.upgrade(cfg, "0005")
+
+    def put(model, rows):
+        with Session(engine) as s, s.begin():
+            upsert(s, model.__table__, rows)
+
+    rnd = random.Random(5)
+    items = predgen.items(put, 60)
+    predgen.run(put, "old1")
+    cols = [
+        "run_id", "item_id", "fingerprint", "response", "parsed", "parse_status", "correct", "abstained", "error",
+        "sent", "attempts",
+    ]  # fmt: skip
+    rows = [predgen.prediction("old1", i, rnd) | {"sent": "{}"} for i in items]
+    with engine.begin() as c:
+        for r in rows:  # the 0005 schema: no cell columns, and no trigger yet to fill them
+            c.execute(text(f"INSERT INTO predictions ({', '.join(cols)}) VALUES (:{', :'.join(cols)})"), r)
+    engine.dispose()
+    Manifest(db_url).close()  # migrates to head
+    assert _revisions(db_url) == [head_revision()]
+    empty = run_readonly(db_url, "SELECT count(*) FROM predictions WHERE condition IS NULL OR prompt_modality IS NULL")
+    assert empty[1] == [(0,)]
+    new, old = run_readonly(db_url, SHIPPED.read_text()), run_readonly(db_url, OLD_JOIN)
+    assert new == old and len(new[1]) == 12

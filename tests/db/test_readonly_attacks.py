@@ -354,3 +354,41 @@ def test_explain_and_canned_queries_pass_the_allow_list(sqlite_manifest, pg_mani
         for q in sorted(shipped.glob("*.sql")):
             run_readonly(url, q.read_text())
     assert os.path.exists(sqlite_manifest[0] / "manifest.db")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://owner:s%40cr%2Fet@db.example:6543/manifest?sslmode=require&application_name=x",
+        "postgresql://owner@127.0.0.1/m",
+        "postgresql+psycopg://[::1]:5433/m",
+        "postgresql://h/m?host=/var/run/postgresql",
+    ],
+)
+def test_reader_dsn_reads_urls_as_sqlalchemy_does(url):
+    """readonly.py parses URLs itself (SQLAlchemy is a third of `mmabench query`'s start-up): same result."""
+    from sqlalchemy.engine import make_url
+
+    from mmabench.db.readonly import reader_dsn
+
+    want, got = make_url(url), make_url(reader_dsn(url, role="reader_x"))
+    assert (got.drivername, got.username, got.password) == ("postgresql", "reader_x", None)
+    assert (got.host, got.port, got.database, dict(got.query)) == (
+        want.host,
+        want.port,
+        want.database,
+        dict(want.query),
+    )
+    given = make_url(reader_dsn(url, readonly_url=url.replace("owner", "ro")))
+    assert given.username == make_url(url.replace("owner", "ro")).username and given.password == want.password
+
+
+def test_sqlite_paths_read_as_sqlalchemy_does(tmp_path):
+    from sqlalchemy.engine import make_url
+
+    db = tmp_path / "dir with space" / "m.db"
+    db.parent.mkdir()
+    db.write_bytes(b"")
+    for url in (f"sqlite:///{db}", f"sqlite:///{db}?mode=ro"):
+        assert Path(make_url(url).database) == db
+        assert run_readonly(url, "SELECT 1") == (["1"], [(1,)])  # found the file (else "no manifest at …")
