@@ -19,7 +19,7 @@ from mmabench import media
 from mmabench.config import BuildConfig
 from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
-from mmabench.pipeline.executors import make_executor
+from mmabench.pipeline.executors import Executor, make_executor
 from mmabench.pipeline.pools import check_pools
 from mmabench.pipeline.stages import Stage, StageReport, fault_point, make_progress, run_stage
 from mmabench.registry import sources as source_registry
@@ -258,6 +258,17 @@ def check_extras(sources: list) -> None:
         require_ytdlp()
 
 
+def share_rate_limit(sources: list, runner: Executor) -> None:
+    """All downloads of a run draw from one limit at the strictest configured rate: the executor's (threads
+    of this process, or one bucket for every worker of a Ray job) instead of one per process."""
+    fetchers = [f for s in sources if isinstance(f := getattr(s, "fetcher", None), YtDlpFetcher)]
+    rates = [f.options.rate for f in fetchers if f.options.rate > 0]
+    if rates:
+        limit = runner.rate_limit(min(rates))
+        for f in fetchers:
+            f.limiter = limit
+
+
 # --- synthesize -------------------------------------------------------------------------------------------
 
 
@@ -420,13 +431,11 @@ def ingest(
         media.sweep_partials(m.media_root)  # a killed run's temp files and scratch folders
         specs = collect_specs(cfg, sources)
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
+        runner = make_executor(executor, workers, ray_address)
+        share_rate_limit(sources, runner)
         with make_progress(progress, console) as bar:
             report.stages.append(
-                run_stage(
-                    ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources)),
-                    make_executor(executor, workers, ray_address),
-                    bar,
-                )
+                run_stage(ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources)), runner, bar)
             )
         _summarize_clips(report, m.clips(), {s.id for s in specs})
     report.seconds = time.perf_counter() - t0
@@ -494,6 +503,7 @@ def build(
     specs = collect_specs(cfg, sources)
     _check_classes(cfg, specs, sources)
     runner = make_executor(executor, workers, ray_address)
+    share_rate_limit(sources, runner)
     with Manifest(db, home) as m:
         pending: dict = {"config": _register_build(m, cfg, force_config)}
         media.sweep_partials(m.media_root)  # what a killed build was writing; its rows were never committed
