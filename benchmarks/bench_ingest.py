@@ -1,7 +1,7 @@
 """AudioSet ingest vs raw yt-dlp on the same loopback server and the same clip list, interleaved, at
 concurrency 1, 4 and 8; then a fault-injection run, its resume and a --retry-failed run.
 
-    python benchmarks/bench_ingest.py [--quick] [--clips N] [--rounds R]
+    python benchmarks/bench_ingest.py [--quick] [--clips N] [--rounds R] [--fast-cuts]
 
 - **ours**: `pipeline.build.ingest` of an AudioSet segment list (real YTIDs from the shipped eval list) into a
   fresh home: download the section, validate (probe, duration, silence), remux into the store, hash, commit.
@@ -38,7 +38,7 @@ from mmabench.taxonomy.curation import Curation  # noqa: E402
 from tests.httpfaults import FaultServer  # noqa: E402
 from tests.mediagen import make_clip  # noqa: E402
 
-DOWNLOAD = {"retries": 2, "backoff": 0.05, "timeout": 10.0}  # exact cuts: the default, as the CLI's
+DOWNLOAD: dict = {"retries": 2, "backoff": 0.05, "timeout": 10.0, "exact_cuts": True}  # the CLI's default cuts
 CONCURRENCY = (1, 4, 8)
 
 
@@ -139,7 +139,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="5 short clips, one round")
     ap.add_argument("--clips", type=int, default=None)
     ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--fast-cuts", action="store_true", help="both sides copy from the keyframe before the start")
     args = ap.parse_args()
+    DOWNLOAD["exact_cuts"] = not args.fast_cuts
     before = machine()
     logging.getLogger("mmabench").setLevel(logging.ERROR)  # failed clips are counted below, not logged
     n = args.clips or (5 if args.quick else 24)
@@ -158,7 +160,8 @@ def main() -> None:
             make_clip(srv_root / f"{y}.mp4", seconds=seconds, size=(320, 240), fps=25, gop=50, freq=200 + 10 * i)
         print(
             f"{len(rows)} real AudioSet YTIDs (eval list), {section[1] - section[0]:.0f}-s sections of {seconds}-s "
-            f"320x240 clips, loopback with Range; {rounds} round(s), interleaved",
+            f"320x240 clips, loopback with Range, {'fast' if args.fast_cuts else 'exact'} cuts; {rounds} round(s), "
+            "interleaved",
             flush=True,
         )
         fresh = count()
