@@ -24,7 +24,7 @@ from mmabench.pipeline.pools import check_pools
 from mmabench.pipeline.stages import Stage, StageReport, fault_point, make_progress, run_stage
 from mmabench.registry import sources as source_registry
 from mmabench.schema import Clip, ClipSpec, ClipStatus, Condition, Item, Split, Variant, conditions_for
-from mmabench.sources.download import YtDlpFetcher, require_ytdlp
+from mmabench.sources.download import DownloadFailed, YtDlpFetcher, require_ytdlp
 from mmabench.synth.conflicts import media_variant, ops, plan_variants, variant_relpath
 from mmabench.synth.items import itemize
 from mmabench.taxonomy.ontology import default_ontology
@@ -166,7 +166,8 @@ def ingest_one(
             sample_rate=info.sample_rate,
             attempts=attempts,
         )
-    except media.MediaError as e:
+    except media.MediaError as e:  # a download given up on counts every try it made
+        attempts = prior_attempts + e.attempts if isinstance(e, DownloadFailed) else attempts
         return Clip(**base, status=e.status, error=str(e), attempts=attempts)
     except Exception as e:  # keep going; the reason is recorded on the clip
         return Clip(**base, status=ClipStatus.error, error=f"{type(e).__name__}: {e}", attempts=attempts)

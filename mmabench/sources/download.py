@@ -187,6 +187,14 @@ class Fetched:
     bytes: int
 
 
+class DownloadFailed(MediaError):
+    """A download given up on, with how many tries it took (the clip's `attempts`)."""
+
+    def __init__(self, status: ClipStatus, message: str, attempts: int):
+        super().__init__(status, message)
+        self.attempts = attempts
+
+
 class MissingExtra(LookupError):
     """An optional package a command needs is absent: said before any work, never recorded on a clip."""
 
@@ -264,7 +272,8 @@ class YtDlpFetcher:
                 status, transient = classify(str(e))
                 if not transient or attempt > self.options.retries:
                     reason = scrub_text(str(e).replace("ERROR: ", "").strip())  # lands in clips.error
-                    raise MediaError(status, f"{reason} (after {attempt} attempt{'s' * (attempt > 1)})") from e
+                    msg = f"{reason} (after {attempt} attempt{'s' * (attempt > 1)})"
+                    raise DownloadFailed(status, msg, attempt) from e
                 wait = delay * (1 + random.random() * 0.25)
                 log.info(
                     "retry %d of %s in %.1f s: %s",
