@@ -1,5 +1,6 @@
 """A loopback HTTP server for ingest tests: serves real mp4s with or without Range support and injects
-faults per YTID (404, N x 500 then success, N x 429, slow, truncated body)."""
+faults per YTID (404, N x 500 then success, N x 429, slow, truncated body). `requests` logs every request's
+arrival (time.monotonic(), YTID), for tests of request pacing."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class FaultServer(Loopback):
     def __init__(self, root: Path, faults: dict[str, str] | None = None, ranges: bool = True, delay: float = 0.0):
         self.root, self.faults, self.ranges, self.delay = Path(root), dict(faults or {}), ranges, delay
         self.hits: dict[str, int] = {}
+        self.requests: list[tuple[float, str]] = []
         self.lock = threading.Lock()
         server = self
 
@@ -33,9 +35,11 @@ class FaultServer(Loopback):
                 self.handle_req(head=False)
 
             def handle_req(self, head: bool):
+                arrived = time.monotonic()
                 name = self.path.lstrip("/").split("?")[0]
                 ytid = name.rsplit(".", 1)[0]
                 with server.lock:
+                    server.requests.append((arrived, ytid))
                     n = server.hits[ytid] = server.hits.get(ytid, 0) + 1
                 fault = server.faults.get(ytid, "")
                 if server.delay:
@@ -79,6 +83,14 @@ class FaultServer(Loopback):
                 self.end_headers()
 
         self._serve(Handler)
+
+    def first_requests(self) -> list[float]:
+        """When each YTID was first asked for, in order: the starts of its downloads."""
+        with self.lock:
+            first: dict[str, float] = {}
+            for t, ytid in self.requests:
+                first.setdefault(ytid, t)
+        return sorted(first.values())
 
     @property
     def url_template(self) -> str:

@@ -454,3 +454,15 @@ def test_verify_reports_lost_clips_a_folder_variant_and_rebuilds_an_emptied_shar
     shutil.rmtree(media)
     res = run("mmabench verify --repair", code=1)
     assert "source clip(s) missing" in res.output and "0 re-rendered" in res.output
+
+
+def test_download_rate_flag_alias_env_and_range():
+    from mmabench.cli.app import _DOWNLOAD
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["--download-rate", "3", "ingest", "--help"]).exit_code == 0
+    assert _DOWNLOAD["options"]["rate"] == 3.0
+    assert runner.invoke(app, ["ingest", "--help"], env={"MMABENCH_DOWNLOAD_RATE": "1.5"}).exit_code == 0
+    assert _DOWNLOAD["options"]["rate"] == 1.5
+    bad = runner.invoke(app, ["--rate", "-1", "ingest", "--help"])
+    assert bad.exit_code == 2 and "greater than or equal to 0" in bad.output

@@ -12,7 +12,7 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "mmabench"
 
 FLOORS: list[set[str]] = [
-    {"schema", "registry", "logs", "version", "plots", "data"},  # 1: records, ids, helpers
+    {"schema", "registry", "logs", "version", "plots", "data", "ratelimit"},  # 1: records, ids, helpers
     {"config"},  # 2: build configuration, paths
     {"media", "db", "taxonomy"},  # 3: media I/O, manifest, ontology
     {"taggers", "adapters"},  # 4: models: taggers, MLLM adapters

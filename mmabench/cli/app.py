@@ -65,7 +65,15 @@ def _global(
     retries: int = typer.Option(3, help="Extra tries for transient download failures (429, 5xx, timeouts)."),
     backoff: float = typer.Option(2.0, help="First retry delay in seconds; doubles per retry."),
     timeout: float = typer.Option(30.0, help="Download read timeout in seconds."),
-    rate: float = typer.Option(0.0, envvar="MMABENCH_RATE", help="Max downloads started per second (0: no limit)."),
+    rate: float = typer.Option(
+        0.0,
+        "--rate",
+        "--download-rate",
+        min=0.0,
+        envvar=["MMABENCH_RATE", "MMABENCH_DOWNLOAD_RATE"],
+        help="Max download requests started per second (0: no limit), shared by all threads, and with "
+        "--executor ray by every worker of the cluster.",
+    ),
     cookies: Optional[Path] = typer.Option(None, envvar="MMABENCH_COOKIES", help="cookies.txt for yt-dlp."),
     proxy: Optional[str] = typer.Option(None, envvar="MMABENCH_PROXY", help="Proxy URL for yt-dlp."),
     exact_cuts: bool = typer.Option(

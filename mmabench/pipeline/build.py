@@ -19,13 +19,13 @@ from mmabench.config import BuildConfig
 from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, VariantRow
 from mmabench.media.store import MediaStore, store_for
-from mmabench.pipeline.executors import make_executor
+from mmabench.pipeline.executors import Executor, make_executor
 from mmabench.pipeline.pools import check_pools
 from mmabench.pipeline.stages import Stage, StageReport, fault_point, make_progress, run_stage
 from mmabench.registry import sources as source_registry
 from mmabench.schema import Clip, ClipSpec, ClipStatus, Condition, Item, Split, Variant, conditions_for
 from mmabench.schema.redact import scrub_text
-from mmabench.sources.download import YtDlpFetcher, require_ytdlp
+from mmabench.sources.download import DownloadFailed, YtDlpFetcher, require_ytdlp
 from mmabench.synth.conflicts import media_variant, ops, plan_variants, variant_relpath
 from mmabench.synth.items import itemize
 from mmabench.taxonomy.ontology import default_ontology
@@ -168,7 +168,8 @@ def ingest_one(
             sample_rate=info.sample_rate,
             attempts=attempts,
         )
-    except media.MediaError as e:
+    except media.MediaError as e:  # a download given up on counts every try it made
+        attempts = prior_attempts + e.attempts if isinstance(e, DownloadFailed) else attempts
         return Clip(**base, status=e.status, error=str(e), attempts=attempts)
     except Exception as e:  # keep going; the reason is recorded on the clip (a store URL without credentials)
         return Clip(**base, status=ClipStatus.error, error=scrub_text(f"{type(e).__name__}: {e}"), attempts=attempts)
@@ -252,6 +253,17 @@ def check_extras(sources: list) -> None:
     """Before any work: a download source without yt-dlp would record every clip as failed."""
     if any(isinstance(getattr(s, "fetcher", None), YtDlpFetcher) for s in sources):
         require_ytdlp()
+
+
+def share_rate_limit(sources: list, runner: Executor) -> None:
+    """All downloads of a run draw from one limit at the strictest configured rate: the executor's (threads
+    of this process, or one bucket for every worker of a Ray job) instead of one per process."""
+    fetchers = [f for s in sources if isinstance(f := getattr(s, "fetcher", None), YtDlpFetcher)]
+    rates = [f.options.rate for f in fetchers if f.options.rate > 0]
+    if rates:
+        limit = runner.rate_limit(min(rates))
+        for f in fetchers:
+            f.limiter = limit
 
 
 # --- synthesize -------------------------------------------------------------------------------------------
@@ -435,13 +447,11 @@ def ingest(
         store.sweep()  # a killed run's temp files and scratch folders
         specs = collect_specs(cfg, sources)
         report.bad_rows = [row for s in sources for row in getattr(s, "bad_rows", [])]
+        runner = make_executor(executor, workers, ray_address)
+        share_rate_limit(sources, runner)
         with make_progress(progress, console) as bar:
             report.stages.append(
-                run_stage(
-                    ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources), store=store),
-                    make_executor(executor, workers, ray_address),
-                    bar,
-                )
+                run_stage(ingest_stage(m, specs, cfg, retry_failed, fetchers_of(sources), store=store), runner, bar)
             )
         _summarize_clips(report, m.clips(), {s.id for s in specs})
     report.seconds = time.perf_counter() - t0
@@ -512,6 +522,7 @@ def build(
     specs = collect_specs(cfg, sources)
     _check_classes(cfg, specs, sources)
     runner = make_executor(executor, workers, ray_address)
+    share_rate_limit(sources, runner)
     store = store_for(media_url, home)  # before the manifest: a store that cannot open leaves nothing behind
     with Manifest(db, home) as m:
         pending: dict = {"config": _register_build(m, cfg, force_config)}

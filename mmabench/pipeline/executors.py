@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, TypeVar
 
 from mmabench.logs import get_logger
+from mmabench.ratelimit import LocalRateLimit, RateLimit
 
 log = get_logger(__name__)
 U = TypeVar("U")
@@ -28,6 +29,10 @@ class Executor(Protocol):
     workers: int
 
     def imap_unordered(self, fn: Callable[[U], R], units: Sequence[U]) -> Iterator[R]: ...
+
+    def rate_limit(self, per_second: float, key: str = "downloads") -> RateLimit:
+        """A limit every unit this executor runs shares (0 = unlimited)."""
+        ...
 
 
 class LocalExecutor:
@@ -56,6 +61,9 @@ class LocalExecutor:
                     nxt = next(it, None)
                     if nxt is not None:
                         pending.add(pool.submit(fn, nxt))
+
+    def rate_limit(self, per_second: float, key: str = "downloads") -> RateLimit:
+        return LocalRateLimit(per_second)  # threads of this process
 
 
 def _call(fn: Callable[[Any], Any], unit: Any) -> Any:
@@ -110,6 +118,11 @@ class RayExecutor:
             nxt = next(it, None)
             if nxt is not None:
                 pending.append(self.task.remote(fn_ref, nxt))
+
+    def rate_limit(self, per_second: float, key: str = "downloads") -> RateLimit:
+        from mmabench.pipeline.ratelimit import ray_rate_limit
+
+        return ray_rate_limit(per_second, key)  # one named bucket actor for the whole job
 
     def cluster(self) -> dict[str, Any]:
         """Nodes, CPUs and GPUs of the cluster this executor runs on (for `doctor`)."""

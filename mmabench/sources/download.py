@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 from mmabench.logs import get_logger
 from mmabench.media import MediaError
+from mmabench.ratelimit import LocalRateLimit, RateLimit
 from mmabench.schema import ClipStatus
 from mmabench.schema.redact import scrub_text
 
@@ -136,6 +137,27 @@ def ensure_ffmpeg_on_path() -> str:
     return exe
 
 
+_warm_lock = threading.Lock()
+_warmed = False
+
+
+def _warm_extractors(url: str) -> None:
+    """yt-dlp compiles extractors' URL patterns and imports the chosen one's module on a process's first
+    download (~0.5-1 s of CPU). Done once, before the rate limit hands out a slot: otherwise the first paced
+    starts all queue behind it and reach the server together."""
+    global _warmed
+    if _warmed:
+        return
+    import yt_dlp
+    from yt_dlp.extractor import gen_extractor_classes
+
+    with _warm_lock:
+        if not _warmed:
+            ie = next(ie for ie in gen_extractor_classes() if ie.suitable(url))  # as yt-dlp picks one (Generic last)
+            yt_dlp.YoutubeDL({"quiet": True, "logger": _Silent()}).get_info_extractor(ie.ie_key())  # its module
+            _warmed = True
+
+
 class _Silent:
     """yt-dlp logger that keeps quiet: outcomes are recorded per clip, not printed."""
 
@@ -145,36 +167,12 @@ class _Silent:
     def error(self, msg: str) -> None: ...
 
 
-class RateLimiter:
-    """At most `per_second` download starts per second across all threads (0 = unlimited)."""
-
-    def __init__(self, per_second: float = 0.0):
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:  # shipped to Ray workers: each process paces its own starts
-        return {"interval": self.interval}
-
-    def __setstate__(self, state: dict) -> None:
-        self.interval, self._next, self._lock = state["interval"], 0.0, threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        time.sleep(max(0.0, start - now))
-
-
 @dataclass
 class DownloadOptions:
     retries: int = 3  # extra tries for transient failures
     backoff: float = 1.0  # seconds, doubled per retry, with jitter
     timeout: float = 30.0  # socket / ffmpeg read timeout (s)
-    rate: float = 0.0  # downloads started per second, all threads (0 = no limit)
+    rate: float = 0.0  # download attempts started per second, all threads/workers (0 = no limit)
     cookies: Optional[str] = None
     proxy: Optional[str] = None
     exact_cuts: bool = True  # re-encode around the cut points (exact section); False = stream copy
@@ -187,6 +185,14 @@ class Fetched:
     path: Path
     attempts: int
     bytes: int
+
+
+class DownloadFailed(MediaError):
+    """A download given up on, with how many tries it took (the clip's `attempts`)."""
+
+    def __init__(self, status: ClipStatus, message: str, attempts: int):
+        super().__init__(status, message)
+        self.attempts = attempts
 
 
 class MissingExtra(LookupError):
@@ -205,7 +211,8 @@ def require_ytdlp() -> None:
 class YtDlpFetcher:
     def __init__(self, options: DownloadOptions | None = None):
         self.options = options or DownloadOptions()
-        self.limiter = RateLimiter(self.options.rate)
+        # per process; a run on Ray swaps in the job-wide bucket (pipeline.ratelimit)
+        self.limiter: RateLimit = LocalRateLimit(self.options.rate)
 
     def _ydl_opts(self, workdir: Path, start: Optional[float], end: Optional[float]) -> dict:
         from yt_dlp.utils import download_range_func
@@ -251,9 +258,10 @@ class YtDlpFetcher:
             attempt += 1
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir(parents=True)
-            self.limiter.wait()
             try:
+                _warm_extractors(url)
                 with yt_dlp.YoutubeDL(self._ydl_opts(workdir, start, end)) as ydl:
+                    self.limiter.acquire()  # last thing before the request; retries are paced too
                     ydl.download([url])
                 files = [f for f in workdir.iterdir() if f.is_file() and not f.name.endswith((".part", ".ytdl"))]
                 if not files:
@@ -264,7 +272,8 @@ class YtDlpFetcher:
                 status, transient = classify(str(e))
                 if not transient or attempt > self.options.retries:
                     reason = scrub_text(str(e).replace("ERROR: ", "").strip())  # lands in clips.error
-                    raise MediaError(status, f"{reason} (after {attempt} attempt{'s' * (attempt > 1)})") from e
+                    msg = f"{reason} (after {attempt} attempt{'s' * (attempt > 1)})"
+                    raise DownloadFailed(status, msg, attempt) from e
                 wait = delay * (1 + random.random() * 0.25)
                 log.info(
                     "retry %d of %s in %.1f s: %s",

@@ -190,6 +190,10 @@ def test_ingest_30_clips_with_faults_then_resume(tmp_path, monkeypatch):
         f"sqlite:///{home}/manifest.db", f"SELECT attempts FROM clips WHERE source_ref = '{ids[2]}'"
     )
     assert rows_ == [(2,)]
+    _, rows_ = run_readonly(  # a 429 given up on after --retries 1: both tries are counted
+        f"sqlite:///{home}/manifest.db", f"SELECT attempts FROM clips WHERE source_ref = '{ids[4]}'"
+    )
+    assert rows_ == [(2,)]
     with FaultServer(srv_root, faults=faults) as srv:
         assert ingest() == first and sum(srv.hits.values()) == 0  # resume: nothing re-tried
     faults.pop(ids[4])  # the throttle lifts

@@ -60,6 +60,7 @@ def test_429_past_all_retries_is_rate_limited(served, tmp_path):
         with pytest.raises(media.MediaError) as e:
             fetcher(retries=1).fetch(srv.url_template.format(ytid="busy"), 0, 2, tmp_path)
     assert e.value.status is ClipStatus.rate_limited and "2 attempts" in str(e.value)
+    assert e.value.attempts == 2 and sum(srv.hits.values()) == 2
 
 
 def test_slow_server_hits_the_timeout(served, tmp_path):
