@@ -268,7 +268,7 @@ def render_variant(v: Variant, clip_paths: dict[str, Path], media_root: Path) ->
         dst = media_root / variant_relpath(v)
         info: dict = {}
         if mv is v or not dst.is_file() or dst.stat().st_size == 0:  # an emptied shared file is never reused
-            src = {"video": clip_paths[mv.video_clip_id]}
+            src = {"video": clip_paths[mv.video_clip_id], "tracks": media_root / media.TRACKS_DIR}
             if mv.audio_clip_id:
                 src["audio"] = clip_paths[mv.audio_clip_id]
             info = ops.get(mv.op).render(mv, src, dst) or {}

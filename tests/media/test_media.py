@@ -148,15 +148,16 @@ def test_sweep_partials_removes_only_dead_writers_files(tmp_path):
 @pytest.mark.parametrize("op", ["zero_frames", "remove_audio", "swap_audio", "remux", "remux_cut"])
 def test_every_writer_renders_byte_identical_under_parallel_load(op, clip_factory, tmp_path):
     """A variant must re-render from its recipe to the same sha256 (verify --repair relies on it): 20 renders
-    of each writer, 4 at a time beside a CPU-burning thread, all hash alike."""
+    of each writer, 4 at a time beside a CPU-burning thread, all hash alike (black and silence from one shared
+    track folder the threads race to fill)."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
     src = clip_factory("src.mp4", seconds=2, size=(96, 64), freq=300)
     donor = clip_factory("donor.mp4", seconds=3, freq=900)
     render = {
-        "zero_frames": lambda d: media.zero_frames(src, d),
-        "remove_audio": lambda d: media.remove_audio(src, d),
+        "zero_frames": lambda d: media.zero_frames(src, d, tracks=tmp_path / "tracks"),
+        "remove_audio": lambda d: media.remove_audio(src, d, tracks=tmp_path / "tracks"),
         "swap_audio": lambda d: media.swap_audio(src, donor, d),
         "remux": lambda d: media.remux(src, d),
         "remux_cut": lambda d: media.remux(src, d, 0.55, 1.75),  # between keyframes: the re-encoded cut
