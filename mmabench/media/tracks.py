@@ -8,8 +8,9 @@ and stored by its content hash: `<folder>/<kind>-<key>/<sha256[:16]>.mp4`. A rea
 of KB) before use and re-encodes on a mismatch, so a damaged entry is never muxed into a variant.
 
 Safe under concurrent workers and processes: a track is written to a temp name (the `atomic_output` pattern,
-swept after a kill), fsynced, and renamed; two writers of one key produce the same bytes (x264 and AAC run
-single-threaded) and the rename is atomic, so either wins. With no folder the track is encoded into a
+swept after a kill), fsynced, and renamed; the stage's threads encode a key once (single flight), and two
+processes that race on one key produce the same bytes (x264 and AAC run single-threaded) and rename
+atomically, so either wins. With no folder the track is encoded into a
 temporary one: the same bytes, nothing kept.
 """
 
@@ -21,6 +22,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -37,6 +39,10 @@ def _versions() -> dict:
     return {"pyav": av.__version__, "libavcodec": list(av.library_versions["libavcodec"])}
 
 
+_flights: dict[Path, threading.Lock] = {}
+_flights_guard = threading.Lock()
+
+
 @contextlib.contextmanager
 def _track(folder: Optional[Path], kind: str, params: dict, encode: Callable[[Path], None]) -> Iterator[Path]:
     if folder is None:
@@ -46,11 +52,22 @@ def _track(folder: Optional[Path], kind: str, params: dict, encode: Callable[[Pa
         return
     key = hashlib.sha256(json.dumps({"kind": kind, **params, **_versions()}, sort_keys=True).encode()).hexdigest()
     d = Path(folder) / f"{kind}-{key[:32]}"
+    with _flights_guard:
+        flight = _flights.setdefault(d, threading.Lock())
+    with flight:  # single flight within a process (the stage's threads); across processes the rename decides
+        path = _lookup(d) or _publish(d, encode)
+    yield path
+
+
+def _lookup(d: Path) -> Optional[Path]:
     for f in sorted(d.glob("[!.]*.mp4")) if d.is_dir() else []:
         if sha256_file(f)[:16] == f.stem:
-            yield f
-            return
-        f.unlink(missing_ok=True)  # damaged: never muxed; encoded again below
+            return f
+        f.unlink(missing_ok=True)  # damaged: never muxed; encoded again
+    return None
+
+
+def _publish(d: Path, encode: Callable[[Path], None]) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     tmp = d / f".track.{os.getpid()}.{secrets.token_hex(6)}.part.mp4"  # sweep_partials' pattern
     try:
@@ -61,7 +78,7 @@ def _track(folder: Optional[Path], kind: str, params: dict, encode: Callable[[Pa
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    yield final
+    return final
 
 
 def black_video(

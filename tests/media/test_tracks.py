@@ -124,3 +124,18 @@ def test_a_killed_track_writer_leaves_a_temp_that_the_sweep_removes(tmp_path):
     dead = d / f".track.{gone.pid}.a1b2c3d4e5f6.part.mp4"
     dead.write_bytes(b"half")
     assert media.sweep_partials(tmp_path) == 1 and not dead.exists()
+
+
+def test_threads_of_one_process_encode_a_track_once(clip_factory, tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mmabench.media import tracks as shared
+
+    src = clip_factory("src.mp4", seconds=2, size=(96, 64))
+    published = []
+    real = shared._publish
+    monkeypatch.setattr(shared, "_publish", lambda d, encode: published.append(d) or real(d, encode))
+    outs = [tmp_path / f"z{i}.mp4" for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda o: media.zero_frames(src, o, tracks=tmp_path / "tracks"), outs))
+    assert len(published) == 1 and len({media.sha256_file(o) for o in outs}) == 1
