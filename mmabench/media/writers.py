@@ -25,17 +25,27 @@ from mmabench.schema import ClipStatus
 # --- writers: each takes input paths and an output path, returns facts, writes atomically ------------------
 
 
+# How much of an input `av.open` probes (avformat_find_stream_info) before demuxing:
+# - "full": everything it wants (ingest reads downloads of any container);
+# - "store": a clip of the media store, an mp4 we wrote: its header says all the muxer needs, so reading stops
+#   once each stream has decoded one frame (the copied video's aspect ratio comes from it) — the default
+#   probe goes on reading to estimate frame rates the header already gives, most of an open's cost;
+# - "store-nodecode": the same for an input whose video is not copied (a donor, or one replaced by black):
+#   its first frame is not decoded either. Either way the variants' bytes are those of a full probe.
+PROBES: dict[str, dict[str, str]] = {
+    "full": {},
+    "store": {"analyzeduration": "1"},
+    "store-nodecode": {"analyzeduration": "1", "skip_frame": "all"},
+}
+
+
 class _Input:
     """One open input: its first video/audio stream and their packets (demuxed once, no decode; only the
     streams in `kinds` are read). Times are floats computed with a float time base: Fraction arithmetic per
-    packet costs more than the mux.
+    packet costs more than the mux. `probe`: a key of PROBES."""
 
-    `copy_video=False` when the video stream is not copied to the output (a donor's, or one replaced by black):
-    opening then skips decoding its first frame, which only adds facts (pixel format, aspect ratio) that the
-    copied stream's header would carry; it halves the open of an H.264 file."""
-
-    def __init__(self, path: str | Path, kinds: tuple[str, ...] = ("video", "audio"), copy_video: bool = True):
-        self.container = av.open(str(path), options={} if copy_video else {"skip_frame": "all"})
+    def __init__(self, path: str | Path, kinds: tuple[str, ...] = ("video", "audio"), probe: str = "full"):
+        self.container = av.open(str(path), options=PROBES[probe])
         self.kinds = kinds
         self._cache: dict[str, list] = {}
 
@@ -77,12 +87,14 @@ def remux(
     end: Optional[float] = None,
     *,
     fsync: bool = True,
+    probe: str = "full",
 ) -> dict[str, Any]:
     """Stream-copy both streams, optionally keeping [start, end). The cut is exact: video starts at the frame
     at `start` (nearest, half a frame either way). When `start` falls on a keyframe everything is stream
     copied; otherwise the section's video is decoded from the keyframe before and re-encoded (CUT_RECIPE,
-    single-threaded so it re-renders byte for byte). Returns what was done, for the clip's provenance."""
-    with _Input(src) as inp:
+    single-threaded so it re-renders byte for byte). Returns what was done, for the clip's provenance.
+    `probe="store"` for a clip of the media store (see PROBES)."""
+    with _Input(src, probe=probe) as inp:
         vp, ap = inp.packets("video"), inp.packets("audio")
         if start is None and end is None:
             _mux(Path(dst), [(inp.stream("video"), vp), (inp.stream("audio"), ap)], fsync)
@@ -144,8 +156,9 @@ def _encode_section(inp: "_Input", vp: list, vt: list[float], lo: float, hi: flo
 
 
 def swap_audio(video_src: str | Path, audio_src: str | Path, dst: str | Path, *, fsync: bool = True) -> dict:
-    """Frames of `video_src` with the soundtrack of `audio_src`, trimmed to the video's length; stream copy."""
-    with _Input(video_src, ("video",)) as vin, _Input(audio_src, ("audio",), copy_video=False) as ain:
+    """Frames of `video_src` with the soundtrack of `audio_src`, trimmed to the video's length; stream copy.
+    Like remove_audio and zero_frames, it reads mp4 clips of the media store (PROBES["store"])."""
+    with _Input(video_src, ("video",), "store") as vin, _Input(audio_src, ("audio",), "store-nodecode") as ain:
         vp = vin.packets("video")
         video_end = _end(vp)
         aps = ain.packets("audio")
@@ -162,7 +175,7 @@ def remove_audio(
     per (sample rate, layout, length) into `tracks`, stream-copied from there."""
     if mode not in ("silence", "drop"):
         raise ValueError(f"audio_removed mode must be 'silence' or 'drop', not {mode!r}")
-    with _Input(src, ("video",) if mode == "drop" else ("video", "audio")) as inp:
+    with _Input(src, ("video",) if mode == "drop" else ("video", "audio"), "store") as inp:
         vt, vp = inp.stream("video"), inp.packets("video")
         if mode == "drop":
             _mux(Path(dst), [(vt, vp)], fsync)
@@ -171,7 +184,7 @@ def remove_audio(
         rate, layout = a.codec_context.sample_rate, a.codec_context.layout.name
         seconds = _end(inp.packets("audio"))
         with silence(tracks, sample_rate=rate, layout=layout, samples=int(round(seconds * rate))) as track:
-            with _Input(track, ("audio",)) as quiet:
+            with _Input(track, ("audio",), "store") as quiet:
                 _mux(Path(dst), [(vt, vp), (quiet.stream("audio"), quiet.packets("audio"))], fsync)
         return {
             "audio": "silence",
@@ -189,13 +202,13 @@ def zero_frames(
 
     Reads only video packet timestamps — nothing of the source video is decoded. The black video is a shared
     track (`media.tracks`): encoded once per (size, time base, rate, timestamps, crf) into `tracks`."""
-    with _Input(src, copy_video=False) as inp:
+    with _Input(src, probe="store-nodecode") as inp:
         v = inp.stream("video")
         w, h, tb = v.codec_context.width, v.codec_context.height, v.time_base
         rate = v.average_rate or Fraction(25)
         pts = sorted(p.pts for p in inp.packets("video") if p.pts is not None)
         with black_video(tracks, width=w, height=h, time_base=tb, rate=rate, pts=pts, crf=crf) as track:
-            with _Input(track, ("video",)) as black:
+            with _Input(track, ("video",), "store") as black:
                 _mux(
                     Path(dst),
                     [(black.stream("video"), black.packets("video")), (inp.stream("audio"), inp.packets("audio"))],

@@ -107,7 +107,7 @@ def long_context_text(variant: Variant) -> str:
 
 
 def _render_aligned(v: Variant, src: dict[str, Path], dst: Path) -> dict:
-    media.remux(src["video"], dst, fsync=False)
+    media.remux(src["video"], dst, fsync=False, probe="store")
     return {}
 
 

@@ -175,3 +175,26 @@ def test_every_writer_renders_byte_identical_under_parallel_load(op, clip_factor
     assert len({media.sha256_file(p) for p in outs}) == 1
     if op == "zero_frames":  # x264 picks its thread count from the CPUs it sees: pinned to 1, stated in its SEI
         assert b" threads=1 lookahead_threads=1 " in outs[0].read_bytes()
+
+
+@pytest.mark.parametrize("kw", [dict(fps=10, rate=16000), dict(fps=25, rate=48000, gop=12, faststart=False)])
+def test_store_probes_give_the_bytes_of_a_full_probe(kw, tmp_path, monkeypatch):
+    """Writers open store clips with a short probe (no frame-rate estimation; a donor's or a blacked-out
+    video not decoded at all): every variant must still be byte for byte what a full probe gives."""
+    from mmabench.media import writers
+    from tests.mediagen import make_clip
+
+    src = make_clip(tmp_path / "src.mp4", seconds=3, size=(96, 64), **kw)
+    donor = make_clip(tmp_path / "donor.mp4", seconds=4, freq=900, **kw)
+    render = {
+        "zero_frames": lambda d: media.zero_frames(src, d, tracks=tmp_path / "tracks"),
+        "remove_audio": lambda d: media.remove_audio(src, d, tracks=tmp_path / "tracks"),
+        "swap_audio": lambda d: media.swap_audio(src, donor, d),
+        "remux": lambda d: media.remux(src, d, probe="store"),
+    }
+    for name, fn in render.items():
+        fn(tmp_path / f"{name}-store.mp4")
+    monkeypatch.setattr(writers, "PROBES", {k: {} for k in writers.PROBES})
+    for name, fn in render.items():
+        fn(tmp_path / f"{name}-full.mp4")
+        assert media.sha256_file(tmp_path / f"{name}-store.mp4") == media.sha256_file(tmp_path / f"{name}-full.mp4")
