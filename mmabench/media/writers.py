@@ -10,6 +10,7 @@ does); the temp-then-rename stays, so a killed writer never leaves a half file u
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional
@@ -227,10 +228,13 @@ def zero_frames(
 
 def _interleave(out, tracks: list[tuple]) -> None:
     """Mux (output stream, packets) tracks in dts order; packets are re-pointed at their output stream."""
-    merged = [(t, i, k, p) for i, (_, pkts) in enumerate(tracks) for k, (t, p) in enumerate(zip(_times(pkts), pkts))]
-    for _, i, _, p in sorted(merged, key=lambda x: x[:3]):
-        p.stream = tracks[i][0]
-        out.mux(p)
+    merged = []
+    for i, (stream, pkts) in enumerate(tracks):
+        for p in pkts:
+            p.stream = stream
+        merged += zip(_times(pkts), itertools.repeat(i), itertools.count(), pkts)
+    merged.sort()  # (dts, track, index) is unique, so packets are never compared; one call muxes them all
+    out.mux([m[3] for m in merged])
 
 
 # --- re-encoding: the study's preprocessing (the one place a clip is transcoded) ---------------------------
