@@ -201,6 +201,7 @@ def bench_pair(tag: str, video: Path, donor: Path, work: Path, quick: bool) -> l
         "copyfile": lambda: shutil.copyfile(video, out("copyfile")),
         "swap_reencode": lambda: study_reencode(video, donor, out("re")),
         "removed_reencode": lambda: study_reencode(video, None, out("re")),
+        "old_swap": lambda: old_swap(video, donor, out("olds")),
         "old_removed": lambda: old_removed(video, out("oldr")),
         "old_zeroed": lambda: old_zeroed(video, out("oldz")),
         "old_full": old_full,
@@ -242,6 +243,11 @@ def bench_pair(tag: str, video: Path, donor: Path, work: Path, quick: bool) -> l
         measure("av_swap vs shutil.copyfile", "av_swap", "copyfile", max, "", "shutil.copyfile in-process (no goal)"),
         measure("audio_removed vs study re-encode", "removed_reencode", "audio_removed", min, ">= 50", STUDY),
         measure("audio_removed speed-up", "old_removed", "audio_removed", min, "", old.format("AAC silence")),
+        measure(
+            "av_swap speed-up", "old_swap", "av_swap", min, "", "ea9dc96 writer (full probes, both streams, fsync)"
+        ),
+        measure("before: ea9dc96 av_swap vs cp", "old_swap", "cp", max, "", "`cp` command; the old writer, same run"),
+        measure("before: ea9dc96 audio_removed vs re-encode", "removed_reencode", "old_removed", min, "", STUDY),
         measure("frames_zeroed speed-up", "old_zeroed", "frames_zeroed", min, "", old.format("black video")),
         measure("full-split synthesis per clip speed-up", "old_full", "full", min, "", "ea9dc96 writers, 6 variants"),
     ]
