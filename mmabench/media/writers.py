@@ -1,31 +1,53 @@
 """Writers: each takes input paths and an output path, returns facts, and writes atomically.
 
-Stream copy wherever the container allows (aligned, av_swap, audio_removed video); re-encoding only for
-black frames, digital silence and the study's preprocessing (`normalize`)."""
+Stream copy wherever the container allows: aligned, av_swap, and audio_removed / frames_zeroed, whose silence
+or black video is a shared track encoded once (`media.tracks`); re-encoding only for an exact cut between
+keyframes and the study's preprocessing (`normalize`).
+
+`fsync=False` is for files the caller can re-make and checks (variants: the manifest records each one's
+sha256 and size, the next build re-renders a file whose size disagrees and `verify --repair` one whose hash
+does); the temp-then-rename stays, so a killed writer never leaves a half file under the final name."""
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional
 
 import av
-import numpy as np
 from av.video.frame import PictureType
 
 from mmabench.media.files import MUX_OPTIONS, MediaError, atomic_output
 from mmabench.media.probe import _end, _times
+from mmabench.media.tracks import black_video, silence
 from mmabench.schema import ClipStatus
 
 # --- writers: each takes input paths and an output path, returns facts, writes atomically ------------------
 
 
-class _Input:
-    """One open input: its first video/audio stream and their packets (demuxed once, no decode).
-    Times are floats computed with a float time base: Fraction arithmetic per packet costs more than the mux."""
+# How much of an input `av.open` probes (avformat_find_stream_info) before demuxing:
+# - "full": everything it wants (ingest reads downloads of any container);
+# - "store": a clip of the media store, an mp4 we wrote: its header says all the muxer needs, so reading stops
+#   once each stream has decoded one frame (the copied video's aspect ratio comes from it) — the default
+#   probe goes on reading to estimate frame rates the header already gives, most of an open's cost;
+# - "store-nodecode": the same for an input whose video is not copied (a donor, or one replaced by black):
+#   its first frame is not decoded either. Either way the variants' bytes are those of a full probe.
+PROBES: dict[str, dict[str, str]] = {
+    "full": {},
+    "store": {"analyzeduration": "1"},
+    "store-nodecode": {"analyzeduration": "1", "skip_frame": "all"},
+}
 
-    def __init__(self, path: str | Path):
-        self.container = av.open(str(path))
+
+class _Input:
+    """One open input: its first video/audio stream and their packets (demuxed once, no decode; only the
+    streams in `kinds` are read). Times are floats computed with a float time base: Fraction arithmetic per
+    packet costs more than the mux. `probe`: a key of PROBES."""
+
+    def __init__(self, path: str | Path, kinds: tuple[str, ...] = ("video", "audio"), probe: str = "full"):
+        self.container = av.open(str(path), options=PROBES[probe])
+        self.kinds = kinds
         self._cache: dict[str, list] = {}
 
     def stream(self, kind: str):
@@ -33,9 +55,9 @@ class _Input:
 
     def packets(self, kind: str) -> list:
         if kind not in self._cache:
-            for k in ("video", "audio"):
+            for k in self.kinds:
                 self._cache.setdefault(k, [])
-            wanted = [s for s in (self.container.streams.video[:1] + self.container.streams.audio[:1])]
+            wanted = [getattr(self.container.streams, k)[0] for k in self.kinds if getattr(self.container.streams, k)]
             for p in self.container.demux(wanted):
                 if p.dts is not None and p.size:
                     self._cache[p.stream.type].append(p)
@@ -48,9 +70,9 @@ class _Input:
         self.container.close()
 
 
-def _mux(dst: Path, tracks: list[tuple]) -> None:
+def _mux(dst: Path, tracks: list[tuple], fsync: bool = True) -> None:
     """tracks: (template stream, packets). Packets are interleaved by dts, then muxed by stream copy."""
-    with atomic_output(dst) as tmp:
+    with atomic_output(dst, fsync=fsync) as tmp:
         with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
             _interleave(out, [(out.add_stream_from_template(tpl), pkts) for tpl, pkts in tracks])
 
@@ -60,16 +82,23 @@ CUT_RECIPE = {"vcodec": "libx264", "preset": "veryfast", "crf": 18, "pix_fmt": "
 
 
 def remux(
-    src: str | Path, dst: str | Path, start: Optional[float] = None, end: Optional[float] = None
+    src: str | Path,
+    dst: str | Path,
+    start: Optional[float] = None,
+    end: Optional[float] = None,
+    *,
+    fsync: bool = True,
+    probe: str = "full",
 ) -> dict[str, Any]:
     """Stream-copy both streams, optionally keeping [start, end). The cut is exact: video starts at the frame
     at `start` (nearest, half a frame either way). When `start` falls on a keyframe everything is stream
     copied; otherwise the section's video is decoded from the keyframe before and re-encoded (CUT_RECIPE,
-    single-threaded so it re-renders byte for byte). Returns what was done, for the clip's provenance."""
-    with _Input(src) as inp:
+    single-threaded so it re-renders byte for byte). Returns what was done, for the clip's provenance.
+    `probe="store"` for a clip of the media store (see PROBES)."""
+    with _Input(src, probe=probe) as inp:
         vp, ap = inp.packets("video"), inp.packets("audio")
         if start is None and end is None:
-            _mux(Path(dst), [(inp.stream("video"), vp), (inp.stream("audio"), ap)])
+            _mux(Path(dst), [(inp.stream("video"), vp), (inp.stream("audio"), ap)], fsync)
             return {}
         v = inp.stream("video")
         half = 0.5 / float(v.average_rate or 25)
@@ -79,7 +108,7 @@ def remux(
         ap = _shifted([p for t, p in zip(_times(ap, "pts"), ap) if lo - 1e-6 <= t < hi])
         if on_key:
             kept = _shifted([p for t, p in zip(vt, vp) if lo - half <= t < hi - half])
-            _mux(Path(dst), [(v, kept), (inp.stream("audio"), ap)])
+            _mux(Path(dst), [(v, kept), (inp.stream("audio"), ap)], fsync)
             return {"cut": {"start": start, "end": end, "video": "copy"}}
         frames = _encode_section(inp, vp, vt, lo - half, hi - half, Path(dst), ap)
         return {"cut": {"start": start, "end": end, "video": "reencode", "frames": frames, **CUT_RECIPE}}
@@ -127,45 +156,37 @@ def _encode_section(inp: "_Input", vp: list, vt: list[float], lo: float, hi: flo
     return len(frames)
 
 
-def swap_audio(video_src: str | Path, audio_src: str | Path, dst: str | Path) -> dict:
-    """Frames of `video_src` with the soundtrack of `audio_src`, trimmed to the video's length; stream copy."""
-    with _Input(video_src) as vin, _Input(audio_src) as ain:
+def swap_audio(video_src: str | Path, audio_src: str | Path, dst: str | Path, *, fsync: bool = True) -> dict:
+    """Frames of `video_src` with the soundtrack of `audio_src`, trimmed to the video's length; stream copy.
+    Like remove_audio and zero_frames, it reads mp4 clips of the media store (PROBES["store"])."""
+    with _Input(video_src, ("video",), "store") as vin, _Input(audio_src, ("audio",), "store-nodecode") as ain:
         vp = vin.packets("video")
         video_end = _end(vp)
         aps = ain.packets("audio")
         ap = [p for t, p in zip(_times(aps, "pts"), aps) if t < video_end]
-        _mux(Path(dst), [(vin.stream("video"), vp), (ain.stream("audio"), ap)])
+        _mux(Path(dst), [(vin.stream("video"), vp), (ain.stream("audio"), ap)], fsync)
         return {"video_s": round(video_end, 3), "audio_s": round(_end(ap), 3)}
 
 
-def remove_audio(src: str | Path, dst: str | Path, mode: str = "silence") -> dict:
+def remove_audio(
+    src: str | Path, dst: str | Path, mode: str = "silence", *, tracks: Optional[Path] = None, fsync: bool = True
+) -> dict:
     """Video stream copied; audio replaced by digital silence of the original track's length and format
-    (mode="silence") or dropped (mode="drop")."""
+    (mode="silence") or dropped (mode="drop"). The silence is a shared track (`media.tracks`): encoded once
+    per (sample rate, layout, length) into `tracks`, stream-copied from there."""
     if mode not in ("silence", "drop"):
         raise ValueError(f"audio_removed mode must be 'silence' or 'drop', not {mode!r}")
-    with _Input(src) as inp:
+    with _Input(src, ("video",) if mode == "drop" else ("video", "audio"), "store") as inp:
         vt, vp = inp.stream("video"), inp.packets("video")
         if mode == "drop":
-            _mux(Path(dst), [(vt, vp)])
+            _mux(Path(dst), [(vt, vp)], fsync)
             return {"audio": "dropped"}
         a = inp.stream("audio")
         rate, layout = a.codec_context.sample_rate, a.codec_context.layout.name
         seconds = _end(inp.packets("audio"))
-        with atomic_output(dst) as tmp:
-            with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
-                ov = out.add_stream_from_template(vt)
-                oa = out.add_stream("aac", rate=rate, layout=layout)
-                channels = oa.codec_context.layout.nb_channels
-                encoded = []
-                total, n = int(round(seconds * rate)), 1024
-                for i in range(0, total, n):
-                    frame = av.AudioFrame.from_ndarray(
-                        np.zeros((channels, min(n, total - i)), np.float32), format="fltp", layout=layout
-                    )
-                    frame.sample_rate, frame.pts, frame.time_base = rate, i, Fraction(1, rate)
-                    encoded += oa.encode(frame)
-                encoded += oa.encode(None)
-                _interleave(out, [(ov, vp), (oa, encoded)])
+        with silence(tracks, sample_rate=rate, layout=layout, samples=int(round(seconds * rate))) as track:
+            with _Input(track, ("audio",), "store") as quiet:
+                _mux(Path(dst), [(vt, vp), (quiet.stream("audio"), quiet.packets("audio"))], fsync)
         return {
             "audio": "silence",
             "seconds": round(seconds, 3),
@@ -175,34 +196,25 @@ def remove_audio(src: str | Path, dst: str | Path, mode: str = "silence") -> dic
         }
 
 
-def zero_frames(src: str | Path, dst: str | Path, crf: int = 18) -> dict:
+def zero_frames(
+    src: str | Path, dst: str | Path, crf: int = 18, *, tracks: Optional[Path] = None, fsync: bool = True
+) -> dict:
     """Black frames with the source's size, rate, count and timestamps (H.264); audio stream copied.
 
-    Reads only video packet timestamps — nothing of the source video is decoded."""
-    with _Input(src) as inp:
+    Reads only video packet timestamps — nothing of the source video is decoded. The black video is a shared
+    track (`media.tracks`): encoded once per (size, time base, rate, timestamps, crf) into `tracks`."""
+    with _Input(src, probe="store-nodecode") as inp:
         v = inp.stream("video")
         w, h, tb = v.codec_context.width, v.codec_context.height, v.time_base
         rate = v.average_rate or Fraction(25)
         pts = sorted(p.pts for p in inp.packets("video") if p.pts is not None)
-        black = av.VideoFrame.from_ndarray(np.zeros((h, w, 3), np.uint8), format="rgb24").reformat(format="yuv420p")
-        with atomic_output(dst) as tmp:
-            with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
-                # one x264 thread: threaded encodes may differ byte for byte across machines and load, and
-                # a variant must re-render to the same sha256 from its recipe (black frames cost ~nothing)
-                ov = out.add_stream(
-                    "libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast", "threads": "1"}
+        with black_video(tracks, width=w, height=h, time_base=tb, rate=rate, pts=pts, crf=crf) as track:
+            with _Input(track, ("video",), "store") as black:
+                _mux(
+                    Path(dst),
+                    [(black.stream("video"), black.packets("video")), (inp.stream("audio"), inp.packets("audio"))],
+                    fsync,
                 )
-                ov.codec_context.thread_count = 1
-                ov.width, ov.height, ov.pix_fmt, ov.time_base = w, h, "yuv420p", tb
-                ov.codec_context.time_base = tb
-                oa = out.add_stream_from_template(inp.stream("audio"))
-                encoded = []
-                for t in pts:
-                    frame = black.reformat()  # a fresh frame per timestamp; the encoder may keep references
-                    frame.pts, frame.time_base = t, tb
-                    encoded += ov.encode(frame)
-                encoded += ov.encode(None)
-                _interleave(out, [(ov, encoded), (oa, inp.packets("audio"))])
         return {
             "frames": len(pts),
             "width": w,
@@ -216,10 +228,13 @@ def zero_frames(src: str | Path, dst: str | Path, crf: int = 18) -> dict:
 
 def _interleave(out, tracks: list[tuple]) -> None:
     """Mux (output stream, packets) tracks in dts order; packets are re-pointed at their output stream."""
-    merged = [(t, i, k, p) for i, (_, pkts) in enumerate(tracks) for k, (t, p) in enumerate(zip(_times(pkts), pkts))]
-    for _, i, _, p in sorted(merged, key=lambda x: x[:3]):
-        p.stream = tracks[i][0]
-        out.mux(p)
+    merged: list[tuple] = []
+    for i, (stream, pkts) in enumerate(tracks):
+        for p in pkts:
+            p.stream = stream
+        merged += zip(_times(pkts), itertools.repeat(i), itertools.count(), pkts)
+    merged.sort()  # (dts, track, index) is unique, so packets are never compared; one call muxes them all
+    out.mux([m[3] for m in merged])
 
 
 # --- re-encoding: the study's preprocessing (the one place a clip is transcoded) ---------------------------

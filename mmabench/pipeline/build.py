@@ -280,7 +280,11 @@ def render_variant(v: Variant, clips: ClipKeys, store: MediaStore) -> tuple[Vari
         info: dict = {}
         size = None if mv is v else store.size(key)
         if not size:  # an emptied shared file is never reused
-            src = {"video": store.local_path(*clips[mv.video_clip_id])}
+            # black video / silence are encoded once per geometry into the tracks cache beside the store's scratch
+            src = {
+                "video": store.local_path(*clips[mv.video_clip_id]),
+                "tracks": store.scratch().parent / media.TRACKS_DIR,
+            }
             if mv.audio_clip_id:
                 src["audio"] = store.local_path(*clips[mv.audio_clip_id])
             with tempfile.TemporaryDirectory(dir=store.scratch(), prefix=media.scratch_prefix()) as work:

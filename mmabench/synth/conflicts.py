@@ -1,7 +1,8 @@
 """Conflict operations: verbs that take Clip records and return Variant recipes (nothing is rendered here).
 
 A Variant's id is the hash of its canonical recipe, so the same recipe built anywhere has the same id; the
-media file is rendered from the recipe by `render` (stream copy wherever the container allows).
+media file is rendered from the recipe by `render` (stream copy throughout: black video and silence come from
+shared tracks encoded once per geometry and length).
 """
 
 from __future__ import annotations
@@ -98,15 +99,20 @@ def long_context_text(variant: Variant) -> str:
 
 
 # --- renderers -----------------------------------------------------------------------------------------------
+# src: the input clips by role ("video", "audio") and "tracks", the folder of shared encoded tracks (black
+# video, silence; `media.tracks`), absent when rendering outside a workspace (then they are encoded into a
+# temporary folder, with the same bytes). Variants are written without fsync: the manifest records each one's
+# sha256 and size at commit, the next build re-renders a file whose size disagrees and `verify --repair` one
+# whose hash does, so a power loss before writeback costs a re-render, never a wrong file taken as right.
 
 
 def _render_aligned(v: Variant, src: dict[str, Path], dst: Path) -> dict:
-    media.remux(src["video"], dst)
+    media.remux(src["video"], dst, fsync=False, probe="store")
     return {}
 
 
 def _render_swap(v: Variant, src: dict[str, Path], dst: Path) -> dict:
-    info = media.swap_audio(src["video"], src["audio"], dst)
+    info = media.swap_audio(src["video"], src["audio"], dst, fsync=False)
     if info["audio_s"] < info["video_s"] - DONOR_SLACK_S:  # the plan's durations were wrong: never ship it
         dst.unlink(missing_ok=True)
         raise ValueError(f"av_swap donor sounds {info['audio_s']} s of a {info['video_s']} s video")
@@ -114,19 +120,20 @@ def _render_swap(v: Variant, src: dict[str, Path], dst: Path) -> dict:
 
 
 def _render_removed(v: Variant, src: dict[str, Path], dst: Path) -> dict:
-    return media.remove_audio(src["video"], dst, v.params["mode"])
+    return media.remove_audio(src["video"], dst, v.params["mode"], tracks=src.get("tracks"), fsync=False)
 
 
 def _render_zeroed(v: Variant, src: dict[str, Path], dst: Path) -> dict:
-    return media.zero_frames(src["video"], dst, v.params["crf"])
+    return media.zero_frames(src["video"], dst, v.params["crf"], tracks=src.get("tracks"), fsync=False)
 
 
 ops.register("aligned", Op(Condition.aligned, 1, _render_aligned))
 ops.register("av_swap", Op(Condition.av_swap, 2, _render_swap))  # v2: donors at least as long as the video
 ops.register("caption", Op(Condition.caption, 1, None))
 ops.register("long_context", Op(Condition.long_context, 2, None))  # v2: n_letters letters (v1 gave n/2)
-ops.register("audio_removed", Op(Condition.audio_removed, 1, _render_removed))
-ops.register("frames_zeroed", Op(Condition.frames_zeroed, 2, _render_zeroed))  # v2: single-threaded x264
+ops.register("audio_removed", Op(Condition.audio_removed, 2, _render_removed))  # v2: silence from a shared track
+# v2: single-threaded x264; v3: the black video from a shared track (same packets, container bitrate differs)
+ops.register("frames_zeroed", Op(Condition.frames_zeroed, 3, _render_zeroed))
 
 
 def media_variant(v: Variant) -> Variant:

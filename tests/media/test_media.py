@@ -148,15 +148,16 @@ def test_sweep_partials_removes_only_dead_writers_files(tmp_path):
 @pytest.mark.parametrize("op", ["zero_frames", "remove_audio", "swap_audio", "remux", "remux_cut"])
 def test_every_writer_renders_byte_identical_under_parallel_load(op, clip_factory, tmp_path):
     """A variant must re-render from its recipe to the same sha256 (verify --repair relies on it): 20 renders
-    of each writer, 4 at a time beside a CPU-burning thread, all hash alike."""
+    of each writer, 4 at a time beside a CPU-burning thread, all hash alike (black and silence from one shared
+    track folder the threads race to fill)."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
     src = clip_factory("src.mp4", seconds=2, size=(96, 64), freq=300)
     donor = clip_factory("donor.mp4", seconds=3, freq=900)
     render = {
-        "zero_frames": lambda d: media.zero_frames(src, d),
-        "remove_audio": lambda d: media.remove_audio(src, d),
+        "zero_frames": lambda d: media.zero_frames(src, d, tracks=tmp_path / "tracks"),
+        "remove_audio": lambda d: media.remove_audio(src, d, tracks=tmp_path / "tracks"),
         "swap_audio": lambda d: media.swap_audio(src, donor, d),
         "remux": lambda d: media.remux(src, d),
         "remux_cut": lambda d: media.remux(src, d, 0.55, 1.75),  # between keyframes: the re-encoded cut
@@ -174,3 +175,26 @@ def test_every_writer_renders_byte_identical_under_parallel_load(op, clip_factor
     assert len({media.sha256_file(p) for p in outs}) == 1
     if op == "zero_frames":  # x264 picks its thread count from the CPUs it sees: pinned to 1, stated in its SEI
         assert b" threads=1 lookahead_threads=1 " in outs[0].read_bytes()
+
+
+@pytest.mark.parametrize("kw", [dict(fps=10, rate=16000), dict(fps=25, rate=48000, gop=12, faststart=False)])
+def test_store_probes_give_the_bytes_of_a_full_probe(kw, tmp_path, monkeypatch):
+    """Writers open store clips with a short probe (no frame-rate estimation; a donor's or a blacked-out
+    video not decoded at all): every variant must still be byte for byte what a full probe gives."""
+    from mmabench.media import writers
+    from tests.mediagen import make_clip
+
+    src = make_clip(tmp_path / "src.mp4", seconds=3, size=(96, 64), **kw)
+    donor = make_clip(tmp_path / "donor.mp4", seconds=4, freq=900, **kw)
+    render = {
+        "zero_frames": lambda d: media.zero_frames(src, d, tracks=tmp_path / "tracks"),
+        "remove_audio": lambda d: media.remove_audio(src, d, tracks=tmp_path / "tracks"),
+        "swap_audio": lambda d: media.swap_audio(src, donor, d),
+        "remux": lambda d: media.remux(src, d, probe="store"),
+    }
+    for name, fn in render.items():
+        fn(tmp_path / f"{name}-store.mp4")
+    monkeypatch.setattr(writers, "PROBES", {k: {} for k in writers.PROBES})
+    for name, fn in render.items():
+        fn(tmp_path / f"{name}-full.mp4")
+        assert media.sha256_file(tmp_path / f"{name}-store.mp4") == media.sha256_file(tmp_path / f"{name}-full.mp4")

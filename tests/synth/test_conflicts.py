@@ -80,3 +80,29 @@ def test_a_short_donor_is_refused_at_render_time_too(tmp_path):
     with pytest.raises(ValueError, match="sounds 2.0"):
         ops.get("av_swap").render(variant, {"video": v, "audio": a}, tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_renders_reuse_shared_tracks_and_rerender_identically_without_them(tmp_path):
+    """What `verify --repair` relies on: a variant re-rendered after its workspace lost the shared-track cache
+    (or rendered with none) has the bytes of the first render; the clips of one geometry share one track."""
+    import shutil
+
+    from mmabench import media
+    from mmabench.synth.conflicts import ops, remove_audio, zero_frames
+    from tests.mediagen import make_clip
+
+    srcs = [make_clip(tmp_path / f"c{i}.mp4", seconds=2, size=(96, 64), freq=300 + 200 * i) for i in range(2)]
+    tracks = tmp_path / "media" / media.TRACKS_DIR
+    for make in (remove_audio, zero_frames):
+        v = make(clip(0, "Dog"))
+        render = ops.get(v.op).render
+        assert render is not None
+        first = [tmp_path / f"{v.op}-{i}.mp4" for i in range(2)]
+        for src, dst in zip(srcs, first):
+            render(v, {"video": src, "tracks": tracks}, dst)
+        shutil.rmtree(tracks)
+        again, bare = tmp_path / f"{v.op}-again.mp4", tmp_path / f"{v.op}-bare.mp4"
+        render(v, {"video": srcs[0], "tracks": tracks}, again)
+        render(v, {"video": srcs[0]}, bare)
+        assert media.sha256_file(first[0]) == media.sha256_file(again) == media.sha256_file(bare)
+        assert len(list(tracks.rglob("*.mp4"))) == 1
