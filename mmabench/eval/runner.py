@@ -18,7 +18,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from sqlalchemy import select
 
@@ -33,6 +33,7 @@ from mmabench.schema.redact import scrub_text
 from mmabench.version import __version__
 
 log = get_logger(__name__)
+Dispatch = Callable[[list[Request], int, float], Iterator[list[tuple[Item, dict]]]]
 
 
 @dataclass
@@ -122,7 +123,10 @@ def evaluate(
     progress=None,
     home=None,
     db=None,
+    dispatch: Optional[Dispatch] = None,
 ) -> RunReport:
+    """dispatch: run the requests elsewhere instead of this process's threads (eval/ray_eval.py): it gets the
+    requests with the retry policy and yields lists of (item, result) as they finish."""
     t0 = time.perf_counter()
     adapter = make_adapter(adapter) if isinstance(adapter, str) else adapter
     own = manifest is None
@@ -262,21 +266,30 @@ def evaluate(
             out = _call(adapter, Request(item, m.media_root / path if path else None, sha), retries, backoff)
             return item, _scrubbed(out, secrets)
 
+        def take(item: Item, out: dict) -> None:
+            report.called += 1
+            if out.get("error"):
+                report.errors += 1
+                if len(report.error_samples) < 5:
+                    report.error_samples.append(out["error"])
+            pending.append(row(item, out))
+            if task is not None:
+                progress.advance(task)
+
+        if dispatch is not None:  # requests run elsewhere (a Ray actor pool): same rows, same commits
+            reqs = [Request(i, m.media_root / p if p else None, sha) for i in calls for p, sha in [media[i.variant_id]]]
+            for finished_batch in dispatch(reqs, retries, backoff):
+                for item, out in finished_batch:
+                    take(item, _scrubbed(out, secrets))
+                flush(force=True)
+            calls = []
         with ThreadPoolExecutor(max(1, concurrency)) as pool:
             it = iter(calls)
             running = {pool.submit(request, i) for i in [next(it) for _ in range(min(len(calls), concurrency * 2))]}
             while running:
                 finished, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
                 for f in finished:
-                    item, out = f.result()
-                    report.called += 1
-                    if out.get("error"):
-                        report.errors += 1
-                        if len(report.error_samples) < 5:
-                            report.error_samples.append(out["error"])
-                    pending.append(row(item, out))
-                    if task is not None:
-                        progress.advance(task)
+                    take(*f.result())
                     nxt = next(it, None)
                     if nxt is not None:
                         running.add(pool.submit(request, nxt))

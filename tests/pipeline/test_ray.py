@@ -6,18 +6,10 @@ import signal
 from pathlib import Path
 
 import pytest
-import ray  # noqa: E402  (the ray extra is part of the test install)
 
 from mmabench.pipeline.build import build
 from mmabench.pipeline.executors import RayExecutor
 from tests.manifestdump import dump
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +19,7 @@ def local_full(tmp_path_factory):
     return dump(f"sqlite:///{home}/manifest.db")
 
 
-def test_ray_build_is_identical_to_local(ray_cluster, local_full, db_url, tmp_path):
+def test_ray_build_is_identical_to_local(ray_local, local_full, db_url, tmp_path):
     rep = build("full", home=tmp_path / "ws", db=db_url, progress=False, executor="ray")
     assert {s.name: s.done for s in rep.stages} == {"ingest": 18, "synthesize": 108, "itemize": 216}
     assert dump(db_url) == local_full
@@ -46,7 +38,7 @@ def _die_once(marker_dir: str):
     return run
 
 
-def test_a_killed_worker_is_retried_with_no_holes_or_duplicates(ray_cluster, tmp_path):
+def test_a_killed_worker_is_retried_with_no_holes_or_duplicates(ray_local, tmp_path):
     ex = RayExecutor()
     results = list(ex.imap_unordered(_die_once(str(tmp_path)), list(range(12))))
     assert sorted(results) == [u * u for u in range(12)] and (tmp_path / "3.died").exists()
