@@ -173,7 +173,7 @@ def token_bucket(name: str, rate: float, burst: int = 1):
     ray = ray_module()
     return (
         ray.remote(num_cpus=0)(TokenBucket)
-        # one per cluster, name and rate: other drivers find it in the namespace; it dies with the job that made it
+        # one per name and rate while anyone holds it (a run's actors do): other drivers find it by name
         .options(name=f"{name}-{rate:g}-{burst}", namespace="mmabench", get_if_exists=True)
         .remote(rate, burst)
     )
