@@ -3,6 +3,8 @@ PostgreSQL, and a worker process killed mid-stage is retried without holes or du
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,22 @@ def test_cli_executor_flag(tmp_path):
 
     bad = CliRunner().invoke(app, ["--executor", "spark", "build", "--home", str(tmp_path)])
     assert bad.exit_code == 2 and "--executor must be 'local' or 'ray'" in bad.output
+
+
+@pytest.mark.parametrize("point", ["ingest:7", "synthesize:40"])
+def test_a_killed_driver_resumes_like_the_local_path(ray_local, local_full, point, tmp_path):
+    """`mmabench build --executor ray` joined to the test's cluster is SIGKILLed (MMABENCH_FAULT_KILL) with
+    Ray tasks in flight; a resumed Ray build gives the clean manifest and verifies clean."""
+    from mmabench.pipeline.verify import verify
+
+    home, url = tmp_path / "ws", f"sqlite:///{tmp_path}/m.db"
+    address = ray_local.get_runtime_context().gcs_address
+    cmd = [sys.executable, "-m", "mmabench.cli", "--executor", "ray", "--ray-address", address]
+    cmd += ["build", "--split", "full", "--home", str(home), "--db", url, "--no-progress"]
+    proc = subprocess.run(cmd, env={**os.environ, "MMABENCH_FAULT_KILL": point}, capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, f"not killed at {point}: {proc.stderr[-500:]}"
+    resumed = build("full", home=home, db=url, progress=False, executor="ray")
+    assert resumed.new_work > 0  # the kill lost work that the resume did
+    assert dump(url) == local_full
+    assert verify(home=home, db=url) == ([], 0)
+    assert not list(home.rglob("*.part*"))
