@@ -1,6 +1,6 @@
-"""Tagging local vs on Ray on one node: imagenet + yamnet over the demo corpus (copied ×k as a folder source),
-each run on a fresh copy of the ingested workspace (every file goes through the model; both paths load the
-models inside the measured time), interleaved.
+"""Tagging local vs on Ray on one node: imagenet + yamnet over the demo corpus ×k (each clip k times under
+distinct content keys), each run into an empty manifest (every file goes through the model; both paths load
+the models inside the measured time), interleaved.
 
     python benchmarks/bench_ray_tag.py [--quick] [--copies 1 4] [--actors 1] [--rounds 3]
 
@@ -13,45 +13,45 @@ jobs the figures are upper bounds; the load is printed with them.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_ray import corpus
 from harness import Measure, emit, interleave, machine, median
 
-from mmabench.config import BuildConfig, SourceConfig
+from mmabench.config import BuildConfig
+from mmabench.db.manifest import Manifest
 from mmabench.pipeline.build import ingest
-from mmabench.tagging.ray_tag import RayTagOptions
-from mmabench.tagging.runner import tag_clips
+from mmabench.schema import ClipStatus
+from mmabench.tagging.ray_tag import RayTagOptions, tag_files_ray
+from mmabench.tagging.runner import load_taggers, tag_files
 
 TAGGERS = ["imagenet", "yamnet"]
 OPTIONS = {"*": {"device": "cpu", "batch_size": 0}}
 
 
-def measure(root: Path, k: int, rounds: int, actors: int, workers: int) -> list[Measure]:
-    folder, labels = corpus(root, k)
-    base = root / f"ingested{k}"
-    src = SourceConfig(name="folder", options={"root": str(folder), "labels": str(labels)})
-    ingest(BuildConfig(sources=[src]), home=base, progress=False)
-    n = 18 * k
+def measure(root: Path, base: Path, k: int, rounds: int, actors: int, workers: int) -> list[Measure]:
+    """The demo ×k: each clip k times under distinct content keys (tags are cached by content)."""
+    with Manifest(home=base) as m:
+        clips = [(c.sha256, m.media_root / c.path) for c in m.clips(status=ClipStatus.ok)]
+    files = {f"{i:02x}{sha[2:]}": path for i in range(k) for sha, path in clips}
+    n = len(files)
     runs = {"local": 0, "ray": 0}
 
-    def fresh(which: str) -> Path:
+    def fresh(which: str) -> Manifest:
         runs[which] += 1
-        home = root / f"{which}{k}_{runs[which]}"
-        shutil.copytree(base, home)
-        return home
+        return Manifest(home=root / f"{which}{k}_{runs[which]}")  # an empty manifest: every file is tagged
 
     def local() -> None:
-        reps = tag_clips(TAGGERS, home=fresh("local"), workers=workers, progress=False, options=OPTIONS)
+        with fresh("local") as m:
+            reps = [tag_files(m, t, files, workers) for t in load_taggers(TAGGERS, OPTIONS)]
         assert [r.model_calls for r in reps] == [n, n]
 
     def on_ray() -> None:
         opts = RayTagOptions(actors=actors, workers=workers, cpus_per_actor=min(1.0, 2 / actors))
-        reps = tag_clips(TAGGERS, home=fresh("ray"), progress=False, options=OPTIONS, ray=opts)
+        with fresh("ray") as m:
+            reps = [tag_files_ray(m, t, OPTIONS, files, opts)[1] for t in TAGGERS]
         assert [r.model_calls for r in reps] == [n, n]
 
     secs = interleave({"local": local, "ray": on_ray}, rounds)
@@ -95,8 +95,9 @@ def main() -> None:
     measures: list[Measure] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        ingest(BuildConfig(), home=root / "demo", progress=False)
         for k in copies:
-            measures += measure(root, k, rounds, a.actors, a.workers)
+            measures += measure(root, root / "demo", k, rounds, a.actors, a.workers)
     measures.append(Measure("ray_tag", "Ray start-up (once per cluster)", startup, "s"))
     ray.shutdown()
     emit(measures, before)
