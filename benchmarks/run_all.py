@@ -29,6 +29,7 @@ BENCHES = [
     "bench_tag",
     "bench_ingest",
     "bench_build",
+    "bench_ray_tag",
 ]
 
 

@@ -128,3 +128,14 @@ def tiny_omni(tmp_path_factory):
     from tests.tinyomni import build_tiny_omni
 
     return build_tiny_omni(tmp_path_factory.mktemp("tiny_omni"))
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """A local Ray with 2 CPUs, started by the test module that asks for it (start-up costs seconds: one per
+    module) and shut down after it."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()

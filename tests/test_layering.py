@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parents[1] / "mmabench"
 
 FLOORS: list[set[str]] = [
     {"schema", "registry", "logs", "version", "plots", "data", "ratelimit"},  # 1: records, ids, helpers
-    {"config"},  # 2: build configuration, paths
+    {"config", "cluster"},  # 2: build configuration, paths; Ray helpers (lazy `import ray`)
     {"media", "db", "taxonomy"},  # 3: media I/O, manifest, ontology
     {"taggers", "adapters"},  # 4: models: taggers, MLLM adapters
     {"sources", "tagging", "synth"},  # 5: the build stages

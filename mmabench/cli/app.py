@@ -99,7 +99,8 @@ def _global(
     executor: str = typer.Option(
         "local",
         envvar="MMABENCH_EXECUTOR",
-        help="Where build/ingest run per-unit media work: local (threads) or ray (a Ray cluster).",
+        help="Where build/ingest/tag/filter/eval run their work: local (this process) or ray (a Ray cluster; "
+        "tag, filter and eval also take --executor after the command).",
     ),
     ray_address: Optional[str] = typer.Option(
         None,
@@ -151,6 +152,35 @@ def _kv_options(pairs: Optional[List[str]]) -> dict:
         except json.JSONDecodeError:
             out[k] = v
     return out
+
+
+# Ray options of the commands that run models (tag, filter, eval): actor pools, one model per actor.
+ExecutorOpt = typer.Option(
+    None,
+    "--executor",
+    help="local (this process) or ray (actor pools on a Ray cluster; --ray-address before the command, or "
+    "RAY_ADDRESS); default: the global --executor / MMABENCH_EXECUTOR.",
+)
+ActorsOpt = typer.Option(
+    1, "--actors", envvar="MMABENCH_ACTORS", help="With --executor ray: actors per model, each loads it once."
+)
+GpusPerActorOpt = typer.Option(
+    0.0,
+    "--gpus-per-actor",
+    envvar="MMABENCH_GPUS_PER_ACTOR",
+    help="With --executor ray: GPUs each actor reserves (0 on CPU; 1 = one model per GPU; 0.5 shares one).",
+)
+CpusPerActorOpt = typer.Option(
+    1.0, "--cpus-per-actor", help="With --executor ray: CPUs each actor reserves (its decode threads use them)."
+)
+
+
+def _executor(executor: Optional[str]) -> tuple[str, Optional[str]]:
+    """(executor, ray address) for a model command: its own --executor, else the global one."""
+    name = executor or _DOWNLOAD.get("executor", "local")
+    if name not in ("local", "ray"):
+        _fail(f"--executor must be 'local' or 'ray', not {name!r}", 2)
+    return name, _DOWNLOAD.get("ray_address")
 
 
 def _download_opts() -> dict:

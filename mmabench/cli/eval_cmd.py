@@ -10,10 +10,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from mmabench.cli.app import (
+    ActorsOpt,
+    CpusPerActorOpt,
     DbOpt,
+    ExecutorOpt,
+    GpusPerActorOpt,
     HomeOpt,
     MediaUrlOpt,
     SplitName,
+    _executor,
     _fail,
     _kv_options,
     app,
@@ -48,13 +53,24 @@ def eval_cmd(
     adapter_dir: Optional[Path] = typer.Option(
         None, "--adapter", help="hf: a PEFT/LoRA adapter folder (e.g. from `mmabench train lora`) on the base model."
     ),
+    executor: Optional[str] = ExecutorOpt,
+    actors: int = ActorsOpt,
+    gpus_per_actor: float = GpusPerActorOpt,
+    cpus_per_actor: float = CpusPerActorOpt,
+    rate: float = typer.Option(
+        0.0, "--rate", help="With --executor ray: requests per second across the whole cluster (0: no limit)."
+    ),
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
     media_url: Optional[str] = MediaUrlOpt,
 ) -> None:
     """Evaluate a model on manifest items; results land in `runs` and `predictions` (plain SQL). Re-running
-    the same command resumes the run and never re-sends an answered request."""
+    the same command resumes the run and never re-sends an answered request. With --executor ray the adapter
+    runs in --actors Ray actors (hf: one model per actor, --gpus-per-actor 1 for one per GPU; API adapters:
+    --concurrency requests in flight per actor, --rate across the cluster); run, cache and commits stay here.
+    Example: mmabench eval --executor ray --actors 8 --gpus-per-actor 1 --model hf --opt path='"/models/omni"'"""
+    from mmabench.adapters import Adapter
     from mmabench.eval.runner import evaluate, make_adapter
     from mmabench.pipeline.stages import make_progress
 
@@ -68,10 +84,30 @@ def eval_cmd(
         if adapter_name != "hf":
             _fail("--adapter works with --model hf (a local model that a LoRA can be loaded onto)", 2)
         options["adapter"] = str(adapter_dir)
+    where, address = _executor(executor)
+    if where == "local" and rate:
+        _fail("--rate paces requests across a Ray cluster: use it with --executor ray", 2)
+    if actors < 1 or gpus_per_actor < 0 or cpus_per_actor <= 0 or rate < 0:
+        _fail("--actors must be >= 1, --gpus-per-actor >= 0, --cpus-per-actor > 0 and --rate >= 0", 2)
     try:
-        adapter = make_adapter(adapter_name, model_id, **options)
-    except (LookupError, TypeError, RuntimeError) as e:
-        _fail(str(e), 2)
+        if where == "ray":
+            from mmabench.eval.ray_eval import RayAdapter
+
+            adapter: Adapter = RayAdapter(
+                adapter_name,
+                model_id,
+                options,
+                actors=actors,
+                gpus_per_actor=gpus_per_actor,
+                cpus_per_actor=cpus_per_actor,
+                concurrency=concurrency,
+                rate=rate,
+                address=address,
+            )
+        else:
+            adapter = make_adapter(adapter_name, model_id, **options)
+    except (LookupError, TypeError, RuntimeError, ImportError) as e:
+        _fail(escape(str(e)), 2)
     from mmabench.db.manifest import Manifest
     from mmabench.media import StoreError, store_for
 
@@ -98,7 +134,10 @@ def eval_cmd(
             home=home,
             db=db,
             media_url=media_url,
+            dispatch=getattr(adapter, "dispatch", None),
         )
+    if hasattr(adapter, "close"):
+        adapter.close()
     out.print(
         f"run {rep.run_id}: {rep.planned} to answer, {rep.called} model calls, {rep.cached} from cache, "
         f"{rep.errors} errors in {rep.seconds:.1f}s"

@@ -10,9 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from mmabench.cli.app import (
+    ActorsOpt,
+    CpusPerActorOpt,
     DbOpt,
+    ExecutorOpt,
+    GpusPerActorOpt,
     HomeOpt,
     MediaUrlOpt,
+    _executor,
     _fail,
     app,
     err,
@@ -253,6 +258,18 @@ def _workers(workers: int) -> int:
     return workers or default_workers()
 
 
+def _ray_options(executor, actors: int, gpus_per_actor: float, cpus_per_actor: float, workers: int, decode: str):
+    """RayTagOptions with --executor ray (else None: tag in this process); --workers decode in each actor."""
+    name, address = _executor(executor)
+    if name == "local":
+        return None
+    from mmabench.tagging.ray_tag import RayTagOptions
+
+    if actors < 1 or gpus_per_actor < 0 or cpus_per_actor <= 0:
+        _fail("--actors must be >= 1, --gpus-per-actor >= 0 and --cpus-per-actor > 0", 2)
+    return RayTagOptions(address, actors, gpus_per_actor, cpus_per_actor, _workers(workers), decode)
+
+
 @app.command()
 def tag(
     tagger: List[str] = typer.Option(
@@ -267,6 +284,10 @@ def tag(
     clip_pretrained: str = ClipPretrainedOpt,
     audio_checkpoint: Optional[str] = AudioCkptOpt,
     speech_checkpoint: Optional[str] = SpeechCkptOpt,
+    executor: Optional[str] = ExecutorOpt,
+    actors: int = ActorsOpt,
+    gpus_per_actor: float = GpusPerActorOpt,
+    cpus_per_actor: float = CpusPerActorOpt,
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
@@ -274,13 +295,17 @@ def tag(
 ) -> None:
     """Tag every ok clip; scores go to the `tags` table keyed by content, tagger, model, weights hash and
     version, so a re-run calls no model. Files are decoded in worker threads while the model runs on
-    batches across clips. Example: mmabench tag --tagger clip --clip-pretrained /models/open_clip_b32.bin"""
+    batches across clips. With --executor ray, each tagger runs on a pool of --actors Ray actors that load the
+    model once and decode with --workers threads each; the driver commits the same rows.
+    Example: mmabench tag --tagger clip --clip-pretrained /models/open_clip_b32.bin;
+    mmabench tag --executor ray --actors 8 --gpus-per-actor 1 --tagger clip"""
     from mmabench.tagging.runner import tag_clips
 
     opts = _tagger_options(
         device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint, decode
     )
     decode = "auto" if decode == "nvdec" else decode
+    ray = _ray_options(executor, actors, gpus_per_actor, cpus_per_actor, workers, decode)
     try:
         reps = tag_clips(
             tagger,
@@ -292,6 +317,7 @@ def tag(
             options=opts,
             decode=decode,
             media_url=media_url,
+            ray=ray,
         )
     except (LookupError, ImportError, RuntimeError, ValueError) as e:
         _fail(str(e), 2)
@@ -346,6 +372,10 @@ def filter_cmd(
     clip_pretrained: str = ClipPretrainedOpt,
     audio_checkpoint: Optional[str] = AudioCkptOpt,
     speech_checkpoint: Optional[str] = SpeechCkptOpt,
+    executor: Optional[str] = ExecutorOpt,
+    actors: int = ActorsOpt,
+    gpus_per_actor: float = GpusPerActorOpt,
+    cpus_per_actor: float = CpusPerActorOpt,
     progress: bool = typer.Option(True),
     home: Optional[Path] = HomeOpt,
     db: Optional[str] = DbOpt,
@@ -355,7 +385,8 @@ def filter_cmd(
     voice-over? Decisions with their scores go to the `decisions` table; prints kept/rejected with reasons
     and draws label-vs-tagger confusion heatmaps to tune thresholds. A class no check can see or hear is
     "unverifiable" and rejected unless --allow-unverifiable. Examples: mmabench filter --speech-tagger silero;
-    mmabench filter --judge openai-compat:Qwen/Qwen2.5-Omni-7B --judge-opt base_url=http://gpu:8000/v1"""
+    mmabench filter --judge openai-compat:Qwen/Qwen2.5-Omni-7B --judge-opt base_url=http://gpu:8000/v1.
+    With --executor ray the taggers run on Ray actor pools (as in `tag`); the judge runs here."""
     from mmabench.config import home_dir
     from mmabench.tagging.filter import FilterConfig, confusion_png, per_class, run_filter
 
@@ -374,6 +405,7 @@ def filter_cmd(
         device, batch_size, fp16, clip_model, clip_pretrained, audio_checkpoint, speech_checkpoint, decode
     )
     decode = "auto" if decode == "nvdec" else decode
+    ray = _ray_options(executor, actors, gpus_per_actor, cpus_per_actor, workers, decode)
     try:
         decisions = run_filter(
             cfg,
@@ -385,6 +417,7 @@ def filter_cmd(
             options=opts,
             decode=decode,
             media_url=media_url,
+            ray=ray,
         )
     except (LookupError, ImportError, RuntimeError, TypeError, ValueError) as e:
         _fail(str(e), 2)

@@ -19,7 +19,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from sqlalchemy import select
 
@@ -36,6 +36,7 @@ from mmabench.schema.redact import scrub_text
 from mmabench.version import __version__
 
 log = get_logger(__name__)
+Dispatch = Callable[[list[Request], int, float], Iterator[list[tuple[Item, dict]]]]
 
 
 @dataclass
@@ -126,7 +127,10 @@ def evaluate(
     home=None,
     db=None,
     media_url: Optional[str] = None,
+    dispatch: Optional[Dispatch] = None,
 ) -> RunReport:
+    """dispatch: run the requests elsewhere instead of this process's threads (eval/ray_eval.py): it gets the
+    requests with the retry policy and yields lists of (item, result) as they finish."""
     t0 = time.perf_counter()
     adapter = make_adapter(adapter) if isinstance(adapter, str) else adapter
     own = manifest is None
@@ -267,9 +271,28 @@ def evaluate(
                 return req
             return req.item, _scrubbed(_call(adapter, req, retries, backoff), secrets)
 
+        def take(item: Item, out: dict) -> None:
+            report.called += 1
+            if out.get("error"):
+                report.errors += 1
+                if len(report.error_samples) < 5:
+                    report.error_samples.append(out["error"])
+            pending.append(row(item, out))
+            if task is not None:
+                progress.advance(task)
+
+        reqs = [as_request(i) for i in calls]
+        if dispatch is not None:  # requests run elsewhere (a Ray actor pool): same rows, same commits
+            for unavailable in (r for r in reqs if isinstance(r, tuple)):
+                take(*unavailable)
+            remote = [r for r in reqs if isinstance(r, Request)]
+            for finished_batch in dispatch(remote, retries, backoff):
+                for item, out in finished_batch:
+                    take(item, _scrubbed(out, secrets))
+                flush(force=True)
+            reqs = []
         # media is prepared in the adapter's workers `lead` requests ahead of the one sent (a bounded look-ahead:
         # prepared payloads wait in memory), so a request finds its payload ready instead of decoding it
-        reqs = [as_request(i) for i in calls]
         lead = 4 * max(1, concurrency) + 16
         adapter.start(m.home / "cache" / "media", concurrency)
         with contextlib.ExitStack() as started, ThreadPoolExecutor(max(1, concurrency)) as pool:
@@ -283,15 +306,7 @@ def evaluate(
             while running:
                 finished, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
                 for f in finished:
-                    item, out = f.result()
-                    report.called += 1
-                    if out.get("error"):
-                        report.errors += 1
-                        if len(report.error_samples) < 5:
-                            report.error_samples.append(out["error"])
-                    pending.append(row(item, out))
-                    if task is not None:
-                        progress.advance(task)
+                    take(*f.result())
                     nxt = next(it, None)
                     if nxt is not None:
                         running.add(pool.submit(request, nxt[1]))

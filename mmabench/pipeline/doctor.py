@@ -76,7 +76,7 @@ def checks(home=None, db=None) -> list[Check]:
         _pkg("datasets", "datasets", "Hugging Face export / import (mmabench[hf])"),
         _pkg("huggingface_hub", "huggingface_hub", "push releases to the Hub (mmabench[hf])"),
         _pkg("peft", "peft", "LoRA alignment tuning, eval --adapter (mmabench[train])"),
-        _pkg("ray", "ray", "--executor ray: builds on a Ray cluster (mmabench[ray])"),
+        _pkg("ray", "ray", "--executor ray: build, tag, eval on a Ray cluster (mmabench[ray])"),
     ]
     if os.environ.get("MMABENCH_EXECUTOR") == "ray":
         out.append(ray_check())

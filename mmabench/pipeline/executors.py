@@ -16,6 +16,7 @@ import os
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, TypeVar
 
+from mmabench.cluster import describe, init
 from mmabench.logs import get_logger
 from mmabench.ratelimit import LocalRateLimit, RateLimit
 
@@ -84,21 +85,7 @@ class RayExecutor:
         max_retries: int = 3,
         cpus_per_task: float = 1.0,
     ):
-        try:
-            import ray
-        except ImportError as e:
-            raise ImportError("--executor ray needs Ray: pip install 'mmabench[ray]'") from e
-        self.ray = ray
-        if not ray.is_initialized():
-            # workers import mmabench from the driver's environment (same venv or image on every node)
-            ray.init(
-                address=address,
-                num_cpus=num_cpus,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-                runtime_env={"env_vars": _forwarded_env()},
-            )
+        self.ray = ray = init(address, num_cpus)
         self.workers = int(ray.cluster_resources().get("CPU", 1))
         self.in_flight = in_flight or 4 * self.workers
         self.task = ray.remote(num_cpus=cpus_per_task, max_retries=max_retries, retry_exceptions=False)(_call)
@@ -126,15 +113,7 @@ class RayExecutor:
 
     def cluster(self) -> dict[str, Any]:
         """Nodes, CPUs and GPUs of the cluster this executor runs on (for `doctor`)."""
-        nodes = [n for n in self.ray.nodes() if n.get("Alive")]
-        res = self.ray.cluster_resources()
-        return {"nodes": len(nodes), "cpus": res.get("CPU", 0), "gpus": res.get("GPU", 0)}
-
-
-def _forwarded_env() -> dict[str, str]:
-    """The variables that change what a stage does (media decode threads, cache, tool paths)."""
-    keep = ("MMABENCH_", "PYTHONPATH", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    return {k: v for k, v in os.environ.items() if k.startswith(keep) and "TOKEN" not in k and "KEY" not in k}
+        return describe(self.ray)
 
 
 def make_executor(
@@ -143,5 +122,5 @@ def make_executor(
     if name == "local":
         return LocalExecutor(workers or min(4, os.cpu_count() or 1))
     if name == "ray":
-        return RayExecutor(address or os.environ.get("RAY_ADDRESS") or None, num_cpus=workers)
+        return RayExecutor(address, num_cpus=workers)
     raise ValueError(f"unknown executor {name!r}: use 'local' or 'ray'")

@@ -159,10 +159,12 @@ def run_filter(
     options: Optional[dict[str, dict]] = None,
     decode: str = "auto",
     media_url: Optional[str] = None,
+    ray=None,
 ) -> list[Decision]:
     """Tag (cached), judge (cached, with `cfg.judge`) and decide every ok clip (or `clip_ids`); decisions are
     upserted per filter hash. options: tagger constructor kwargs as for `tag_clips` (device, batch size,
-    checkpoints). A clip tagger scores the build's labels besides the curated classes, so it sees every class."""
+    checkpoints); ray: a RayTagOptions to tag on a Ray actor pool (the judge stays in this process). A clip
+    tagger scores the build's labels besides the curated classes, so it sees every class."""
     cfg = cfg or FilterConfig()
     options = {k: dict(v) for k, v in (options or {}).items()}
     store = store_for(media_url, home)
@@ -175,11 +177,18 @@ def run_filter(
 
             options.setdefault("clip", {}).setdefault("vocabulary", sorted(set(default_vocabulary()) | vocab))
         names = [cfg.visual_tagger, cfg.audio_tagger] + ([cfg.speech_tagger] if cfg.speech_tagger else [])
-        tagger_objs = load_taggers(names, options)
         failed: dict[str, str] = {}
         with make_progress(progress, console) as bar:
-            for t in tagger_objs:
-                for sha, why in tag_files(m, t, files, workers, bar, decode, store).failed.items():
+            if ray is None:
+                tagger_objs = load_taggers(names, options, workers)
+                reports = [tag_files(m, t, files, workers, bar, decode, store) for t in tagger_objs]
+            else:  # the models live in Ray actors; the driver keeps their identities for the cache
+                from mmabench.tagging.ray_tag import tag_files_ray
+
+                pairs = [tag_files_ray(m, n, options, files, ray, bar, store) for n in names]
+                tagger_objs, reports = [t for t, _ in pairs], [r for _, r in pairs]
+            for t, rep in zip(tagger_objs, reports):
+                for sha, why in rep.failed.items():
                     failed.setdefault(sha, f"{t.name} could not read the clip: {why}")
         vs, as_ = (cached_scores(m, t, list(files)) for t in tagger_objs[:2])
         ss = cached_scores(m, tagger_objs[2], list(files)) if cfg.speech_tagger else {}

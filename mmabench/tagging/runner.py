@@ -92,6 +92,27 @@ def cached_scores(m: Manifest, tagger: Tagger, shas: Sequence[str]) -> dict[str,
     return out
 
 
+def commit_tags(m: Manifest, tagger: Tagger, rows: Sequence[tuple[str, dict[str, float], float]]) -> None:
+    """Upsert (sha256, scores, seconds in the model) rows under the tagger's identity: the one write of tags,
+    whoever computed them (this process or a Ray actor)."""
+    m.upsert(
+        TagRow,
+        [
+            dict(
+                sha256=sha,
+                tagger=tagger.name,
+                model_id=tagger.model_id,
+                weights_sha256=tagger.weights_sha256,
+                version=tagger.version,
+                modality=tagger.modality,
+                scores=s,
+                seconds=round(dt, 4),
+            )
+            for sha, s, dt in rows
+        ],
+    )
+
+
 _PREP = None
 
 
@@ -175,22 +196,7 @@ def tag_files(
             dt = time.perf_counter() - t
             rep.forward_seconds += dt
             rep.batches += 1
-            m.upsert(
-                TagRow,
-                [
-                    dict(
-                        sha256=sha,
-                        tagger=tagger.name,
-                        model_id=tagger.model_id,
-                        weights_sha256=tagger.weights_sha256,
-                        version=tagger.version,
-                        modality=tagger.modality,
-                        scores=s,
-                        seconds=round(dt / len(batch), 4),
-                    )
-                    for (sha, _), s in zip(batch, scores)
-                ],
-            )
+            commit_tags(m, tagger, [(sha, s, dt / len(batch)) for (sha, _), s in zip(batch, scores)])
             rep.model_calls += len(batch)
             rep.tagged += len(batch)
             progress.advance(task, len(batch))
@@ -258,9 +264,15 @@ def tag_clips(
     options: Optional[dict[str, dict]] = None,
     decode: str = "auto",
     media_url: Optional[str] = None,
+    ray=None,
 ) -> list[TagReport]:
+    """ray: a RayTagOptions (tagging/ray_tag.py) to tag on a Ray actor pool instead of in this process."""
     store = store_for(media_url, home)
     with Manifest(db, home) as m:
         files = {c.sha256: Path(c.path) for c in m.clips(status=ClipStatus.ok) if c.sha256 and c.path}
         with make_progress(progress, console) as bar:
+            if ray is not None:
+                from mmabench.tagging.ray_tag import tag_files_ray
+
+                return [tag_files_ray(m, n, options, files, ray, bar, store)[1] for n in names]
             return [tag_files(m, t, files, workers, bar, decode, store) for t in load_taggers(names, options, workers)]

@@ -3,21 +3,15 @@ PostgreSQL, and a worker process killed mid-stage is retried without holes or du
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import ray  # noqa: E402  (the ray extra is part of the test install)
 
 from mmabench.pipeline.build import build
 from mmabench.pipeline.executors import RayExecutor
 from tests.manifestdump import dump
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +21,7 @@ def local_full(tmp_path_factory):
     return dump(f"sqlite:///{home}/manifest.db")
 
 
-def test_ray_build_is_identical_to_local(ray_cluster, local_full, db_url, tmp_path):
+def test_ray_build_is_identical_to_local(ray_local, local_full, db_url, tmp_path):
     rep = build("full", home=tmp_path / "ws", db=db_url, progress=False, executor="ray")
     assert {s.name: s.done for s in rep.stages} == {"ingest": 18, "synthesize": 108, "itemize": 216}
     assert dump(db_url) == local_full
@@ -46,7 +40,7 @@ def _die_once(marker_dir: str):
     return run
 
 
-def test_a_killed_worker_is_retried_with_no_holes_or_duplicates(ray_cluster, tmp_path):
+def test_a_killed_worker_is_retried_with_no_holes_or_duplicates(ray_local, tmp_path):
     ex = RayExecutor()
     results = list(ex.imap_unordered(_die_once(str(tmp_path)), list(range(12))))
     assert sorted(results) == [u * u for u in range(12)] and (tmp_path / "3.died").exists()
@@ -77,3 +71,22 @@ def test_cli_executor_flag(tmp_path):
 
     bad = CliRunner().invoke(app, ["--executor", "spark", "build", "--home", str(tmp_path)])
     assert bad.exit_code == 2 and "--executor must be 'local' or 'ray'" in bad.output
+
+
+@pytest.mark.parametrize("point", ["ingest:7", "synthesize:40"])
+def test_a_killed_driver_resumes_like_the_local_path(ray_local, local_full, point, tmp_path):
+    """`mmabench build --executor ray` joined to the test's cluster is SIGKILLed (MMABENCH_FAULT_KILL) with
+    Ray tasks in flight; a resumed Ray build gives the clean manifest and verifies clean."""
+    from mmabench.pipeline.verify import verify
+
+    home, url = tmp_path / "ws", f"sqlite:///{tmp_path}/m.db"
+    address = ray_local.get_runtime_context().gcs_address
+    cmd = [sys.executable, "-m", "mmabench.cli", "--executor", "ray", "--ray-address", address]
+    cmd += ["build", "--split", "full", "--home", str(home), "--db", url, "--no-progress"]
+    proc = subprocess.run(cmd, env={**os.environ, "MMABENCH_FAULT_KILL": point}, capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, f"not killed at {point}: {proc.stderr[-500:]}"
+    resumed = build("full", home=home, db=url, progress=False, executor="ray")
+    assert resumed.new_work > 0  # the kill lost work that the resume did
+    assert dump(url) == local_full
+    assert verify(home=home, db=url) == ([], 0)
+    assert not list(home.rglob("*.part*"))
