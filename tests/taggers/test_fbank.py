@@ -43,29 +43,6 @@ def test_equals_torchaudio_kaldi_fbank_per_clip():
         assert got.shape == ref.shape and torch.allclose(got, ref, atol=1e-4)
 
 
-@pytest.fixture(scope="module")
-def tiny_ast(tmp_path_factory):
-    import torch
-    from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
-
-    d = tmp_path_factory.mktemp("tiny_ast_fbank")
-    labels = ["Speech", "Dog", "Cat", "Music"]
-    cfg = ASTConfig(
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_length=256,
-        num_mel_bins=128,
-        id2label=dict(enumerate(labels)),
-        label2id={x: i for i, x in enumerate(labels)},
-    )
-    torch.manual_seed(0)
-    ASTForAudioClassification(cfg).save_pretrained(d)
-    ASTFeatureExtractor(max_length=256).save_pretrained(d)
-    return str(d)
-
-
 def test_hf_audio_scores_do_not_depend_on_the_front_end(tiny_ast, clip_factory):
     """A tiny random-init AST (scores are noise): the torch front end must give the CPU one's scores,
     silence included, so both share one cache key."""
