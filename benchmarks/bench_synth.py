@@ -176,8 +176,13 @@ def bench_pair(tag: str, video: Path, donor: Path, work: Path, quick: bool) -> l
         media_root = outs / f"ws-{next(n)}"  # a fresh workspace sharing the one track folder
         media_root.mkdir(parents=True)
         (media_root / media.TRACKS_DIR).symlink_to(tracks, target_is_directory=True)
+        (media_root / "clips").mkdir()
+        (media_root / "clips" / "v.mp4").symlink_to(video)
+        (media_root / "clips" / "d.mp4").symlink_to(donor)
+        store = media.LocalStore(media_root)  # the default store: local_path is the file itself
+        keys = {vc.id: ("clips/v.mp4", None), dc.id: ("clips/d.mp4", None)}
         for v in full:
-            _, err = render_variant(v, {vc.id: video, dc.id: donor}, media_root)
+            _, err = render_variant(v, keys, store)
             assert err is None, err
 
     def batch(fn, k: int):
