@@ -54,14 +54,17 @@ def load_taggers(
 ) -> list[Tagger]:
     """options: tagger name -> constructor kwargs; the key "*" applies to all (e.g. device, batch_size).
 
-    The process's model threads are set once, before any model loads, so that nothing oversubscribes the
-    cores: (cores - decode workers) // model_workers, at least 1. workers: the decode workers that will
-    feed these models (tag_files' `workers`); model_workers: processes on this machine running models at
-    once (1 here; an actor pool passes its size). On 2 cores with 2 decode workers that is one model
-    thread: measured under load, 1 onnxruntime thread gave 15.5 frames/s (EfficientNet) and 12.6 clips/s
-    (YAMNet forward) against 13.3 and 9.6 with 2, and a second thread costs 10% more CPU per clip."""
+    The process's model threads are set once, before any model loads: cores // model_workers, at least 1.
+    model_workers: processes on this machine running models at once (1 here; an actor pool passes its size),
+    so several model processes never oversubscribe the cores. The decode workers run one thread each and
+    fill the gaps between the model's ops, since onnxruntime's threads sleep rather than spin there
+    (`ort_session`). workers: kept for callers; decode no longer takes cores from the model. Measured on the
+    quiet 2-core machine with 2 decode workers (`bench_tag.py --quick`): EfficientNet-Lite0 end to end 92
+    frames/s with 2 model threads against 63 with one, YAMNet 32.5 clips/s against 25.3; under a load of
+    12-20 one thread had been better, so the figure depends on the machine being shared.
+    """
     cores = os.cpu_count() or 1
-    set_threads(max(1, (cores - max(0, workers)) // max(1, model_workers)))
+    set_threads(max(1, cores // max(1, model_workers)))
     common = (options or {}).get("*", {})
     out = []
     for n in names:

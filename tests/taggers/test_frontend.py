@@ -90,7 +90,7 @@ print(process_threads(), set_threads(2), torch.get_num_threads(), opts.intra_op_
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=_env()
     ).stdout.split()
     cores = __import__("os").cpu_count() or 1
-    n = str(max(1, (cores - 2) // 2))  # 2 decode workers (the default) take their cores first
+    n = str(max(1, cores // 2))  # two model processes share the cores
     assert out == [n, n, n, n, "0"]  # a later set_threads(2) keeps the first decision
 
 
