@@ -119,6 +119,20 @@ def test_a_file_that_is_not_the_content_it_was_asked_under_is_not_cached(tmp_pat
     assert len(parts.frames) == 4 and not list((tmp_path / "cache").rglob("*.payload"))
 
 
+def _item(modality: Modality, prompt: str, options: list[str], answer: str) -> Item:
+    return Item(
+        id="i",
+        build="b",
+        variant_id="v",
+        split=Split.conflict,
+        condition=Condition.aligned,
+        prompt_modality=modality,
+        prompt=prompt,
+        options=options,
+        answer=answer,
+    )
+
+
 def _fresh_jpeg(frame) -> bytes:
     cc = av.CodecContext.create("mjpeg", "w")
     cc.width, cc.height, cc.pix_fmt = frame.width, frame.height, "yuvj420p"
@@ -139,17 +153,7 @@ def test_payload_bytes_match_the_old_path_and_the_jpeg_change_is_versioned(clip,
             back = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
         assert np.abs(back - f.to_ndarray(format="rgb24").astype(int)).mean() < 6
     # the format change is in the cache key and in the predictions' fingerprint
-    item = Item(
-        id="i",
-        build="b",
-        variant_id="v",
-        split=Split.conflict,
-        condition=Condition.aligned,
-        prompt_modality=Modality.visual,
-        prompt="Which?",
-        options=["a", "b"],
-        answer="a",
-    )
+    item = _item(Modality.visual, "Which?", ["a", "b"], "a")
     adapter = OpenAICompatAdapter("m", base_url="http://127.0.0.1:9/v1")
     key, fp = SPEC.key("ab" * 32), fingerprint(adapter, item, "ab" * 32)
     monkeypatch.setattr(media_mod, "PREP_VERSION", 1)
@@ -162,17 +166,7 @@ def test_the_adapter_posts_the_prepared_parts(tmp_path, clip):
     import base64
 
     adapter = OpenAICompatAdapter("m", base_url="http://127.0.0.1:9/v1", frames=4)
-    item = Item(
-        id="i",
-        build="b",
-        variant_id="v",
-        split=Split.conflict,
-        condition=Condition.aligned,
-        prompt_modality=Modality.audio,
-        prompt='Say "hi"',
-        options=["a"],
-        answer="a",
-    )
+    item = _item(Modality.audio, 'Say "hi"', ["a"], "a")
     adapter.start(tmp_path / "cache", 2)
     req = Request(item, clip, sha256_file(clip))
     adapter.ahead(req)
@@ -191,17 +185,7 @@ def test_the_adapter_posts_the_prepared_parts(tmp_path, clip):
 
 def test_without_the_runner_media_is_prepared_once_in_the_asking_threads(clip):
     """The judge calls generate() with no start(): no worker processes, no disk cache, still single-flight."""
-    item = Item(
-        id="i",
-        build="b",
-        variant_id="v",
-        split=Split.conflict,
-        condition=Condition.aligned,
-        prompt_modality=Modality.visual,
-        prompt="Is there a cat? Answer yes or no.",
-        options=["yes", "no"],
-        answer="yes",
-    )
+    item = _item(Modality.visual, "Is there a cat? Answer yes or no.", ["yes", "no"], "yes")
     with LLMPeer(answer=lambda prompt, options: "yes") as peer:
         adapter = OpenAICompatAdapter("m", base_url=peer.url + "/v1", frames=2)
         go = threading.Barrier(6)
