@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Optional
 
 import av
 import numpy as np
@@ -22,6 +23,7 @@ def make_clip(
     rate: int = 16000,
     gop: int = 10,
     faststart: bool = True,
+    sar: Optional[Fraction] = None,
 ) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"} if faststart else {}) as out:
@@ -29,6 +31,8 @@ def make_clip(
         if video:
             vs = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(gop)})
             vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
+            if sar:  # non-square pixels: in the H.264 VUI and the mp4's pasp box
+                vs.codec_context.sample_aspect_ratio = sar
         if audio:
             as_ = out.add_stream("aac", rate=rate, layout="mono")
         if vs:

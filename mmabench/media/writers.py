@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import av
+from av.stream import Discard
 from av.video.frame import PictureType
 
 from mmabench.media.files import MUX_OPTIONS, MediaError, atomic_output
@@ -26,27 +27,33 @@ from mmabench.schema import ClipStatus
 # --- writers: each takes input paths and an output path, returns facts, writes atomically ------------------
 
 
-# How much of an input `av.open` probes (avformat_find_stream_info) before demuxing:
+# How much of an input `av.open` reads before demuxing (PyAV always runs avformat_find_stream_info):
 # - "full": everything it wants (ingest reads downloads of any container);
-# - "store": a clip of the media store, an mp4 we wrote: its header says all the muxer needs, so reading stops
-#   once each stream has decoded one frame (the copied video's aspect ratio comes from it) — the default
-#   probe goes on reading to estimate frame rates the header already gives, most of an open's cost;
-# - "store-nodecode": the same for an input whose video is not copied (a donor, or one replaced by black):
-#   its first frame is not decoded either. Either way the variants' bytes are those of a full probe.
+# - "store": a clip of the media store or a shared track, an mp4 we wrote: its header (moov) says all the
+#   muxer needs, so no decoder is opened (`codec_whitelist` matches none; opening H.264's or AAC's builds
+#   tables and buffers, and decoding a first frame for facts the header holds was most of an open's cost)
+#   and one packet at most is read ahead. The one fact the muxer takes from a decoded frame that codec
+#   parameters then lack is the video's sample aspect ratio, read from the header's `pasp` box instead
+#   (`_Input.track`); our muxer wrote that box from the decoded ratio, so the variants' bytes are those of a
+#   full probe (tests/media: over mediagen, demo and study-like clips);
+# - "store-aac": the same, with the AAC decoder opened (not H.264's): its init says the channel layout and
+#   rate a decoder gives, which the silence that replaces the track must match.
 PROBES: dict[str, dict[str, str]] = {
     "full": {},
-    "store": {"analyzeduration": "1"},
-    "store-nodecode": {"analyzeduration": "1", "skip_frame": "all"},
+    "store": {"analyzeduration": "1", "probesize": "32", "codec_whitelist": "none"},
+    "store-aac": {"analyzeduration": "1", "probesize": "32", "codec_whitelist": "aac"},
 }
 
 
 class _Input:
     """One open input: its first video/audio stream and their packets (demuxed once, no decode; only the
-    streams in `kinds` are read). Times are floats computed with a float time base: Fraction arithmetic per
-    packet costs more than the mux. `probe`: a key of PROBES."""
+    streams in `kinds` are read, the others discarded in the demuxer, which then never reads their bytes).
+    Times are floats computed with a float time base: Fraction arithmetic per packet costs more than the
+    mux. `probe`: a key of PROBES; a store probe also names the container (no format sniffing)."""
 
     def __init__(self, path: str | Path, kinds: tuple[str, ...] = ("video", "audio"), probe: str = "full"):
-        self.container = av.open(str(path), options=PROBES[probe])
+        self.header_only = probe != "full"
+        self.container = av.open(str(path), format="mp4" if self.header_only else None, options=PROBES[probe])
         self.kinds = kinds
         self._cache: dict[str, list] = {}
 
@@ -55,13 +62,25 @@ class _Input:
 
     def packets(self, kind: str) -> list:
         if kind not in self._cache:
+            wanted = [getattr(self.container.streams, k)[0] for k in self.kinds if getattr(self.container.streams, k)]
+            for s in self.container.streams:
+                if s not in wanted:
+                    s.discard = Discard.all
+            by_index: dict[int, list] = {s.index: self._cache.setdefault(s.type, []) for s in wanted}
             for k in self.kinds:
                 self._cache.setdefault(k, [])
-            wanted = [getattr(self.container.streams, k)[0] for k in self.kinds if getattr(self.container.streams, k)]
             for p in self.container.demux(wanted):
-                if p.dts is not None and p.size:
-                    self._cache[p.stream.type].append(p)
+                if p.size and p.dts is not None:  # not the flush packets demux ends with
+                    by_index[p.stream_index].append(p)
         return self._cache[kind]
+
+    def track(self, kind: str, packets: Optional[list] = None) -> tuple:
+        """(template stream, packets, sample aspect ratio to set on the output or None) for `_mux`."""
+        s = self.stream(kind)
+        sar = None
+        if kind == "video" and self.header_only and not s.codec_context.sample_aspect_ratio:
+            sar = s.sample_aspect_ratio  # the container's pasp box (the stream's own, not a decoder's)
+        return s, self.packets(kind) if packets is None else packets, sar
 
     def __enter__(self) -> "_Input":
         return self
@@ -71,10 +90,17 @@ class _Input:
 
 
 def _mux(dst: Path, tracks: list[tuple], fsync: bool = True) -> None:
-    """tracks: (template stream, packets). Packets are interleaved by dts, then muxed by stream copy."""
+    """tracks: (template stream, packets[, sample aspect ratio]). Packets are interleaved by dts, then muxed
+    by stream copy."""
     with atomic_output(dst, fsync=fsync) as tmp:
         with av.open(str(tmp), "w", format="mp4", options=MUX_OPTIONS) as out:
-            _interleave(out, [(out.add_stream_from_template(tpl), pkts) for tpl, pkts in tracks])
+            streams = []
+            for tpl, pkts, *sar in tracks:
+                s = out.add_stream_from_template(tpl)
+                if sar and sar[0]:
+                    s.codec_context.sample_aspect_ratio = sar[0]
+                streams.append((s, pkts))
+            _interleave(out, streams)
 
 
 # the one re-encode an exact cut needs (the section's video; audio is cut on its packet grid, one AAC frame)
@@ -98,7 +124,7 @@ def remux(
     with _Input(src, probe=probe) as inp:
         vp, ap = inp.packets("video"), inp.packets("audio")
         if start is None and end is None:
-            _mux(Path(dst), [(inp.stream("video"), vp), (inp.stream("audio"), ap)], fsync)
+            _mux(Path(dst), [inp.track("video"), inp.track("audio")], fsync)
             return {}
         v = inp.stream("video")
         half = 0.5 / float(v.average_rate or 25)
@@ -108,7 +134,7 @@ def remux(
         ap = _shifted([p for t, p in zip(_times(ap, "pts"), ap) if lo - 1e-6 <= t < hi])
         if on_key:
             kept = _shifted([p for t, p in zip(vt, vp) if lo - half <= t < hi - half])
-            _mux(Path(dst), [(v, kept), (inp.stream("audio"), ap)], fsync)
+            _mux(Path(dst), [inp.track("video", kept), inp.track("audio", ap)], fsync)
             return {"cut": {"start": start, "end": end, "video": "copy"}}
         frames = _encode_section(inp, vp, vt, lo - half, hi - half, Path(dst), ap)
         return {"cut": {"start": start, "end": end, "video": "reencode", "frames": frames, **CUT_RECIPE}}
@@ -159,12 +185,12 @@ def _encode_section(inp: "_Input", vp: list, vt: list[float], lo: float, hi: flo
 def swap_audio(video_src: str | Path, audio_src: str | Path, dst: str | Path, *, fsync: bool = True) -> dict:
     """Frames of `video_src` with the soundtrack of `audio_src`, trimmed to the video's length; stream copy.
     Like remove_audio and zero_frames, it reads mp4 clips of the media store (PROBES["store"])."""
-    with _Input(video_src, ("video",), "store") as vin, _Input(audio_src, ("audio",), "store-nodecode") as ain:
+    with _Input(video_src, ("video",), "store") as vin, _Input(audio_src, ("audio",), "store") as ain:
         vp = vin.packets("video")
         video_end = _end(vp)
         aps = ain.packets("audio")
         ap = [p for t, p in zip(_times(aps, "pts"), aps) if t < video_end]
-        _mux(Path(dst), [(vin.stream("video"), vp), (ain.stream("audio"), ap)], fsync)
+        _mux(Path(dst), [vin.track("video"), ain.track("audio", ap)], fsync)
         return {"video_s": round(video_end, 3), "audio_s": round(_end(ap), 3)}
 
 
@@ -176,17 +202,21 @@ def remove_audio(
     per (sample rate, layout, length) into `tracks`, stream-copied from there."""
     if mode not in ("silence", "drop"):
         raise ValueError(f"audio_removed mode must be 'silence' or 'drop', not {mode!r}")
-    with _Input(src, ("video",) if mode == "drop" else ("video", "audio"), "store") as inp:
-        vt, vp = inp.stream("video"), inp.packets("video")
-        if mode == "drop":
-            _mux(Path(dst), [(vt, vp)], fsync)
-            return {"audio": "dropped"}
+    if mode == "drop":
+        with _Input(src, ("video",), "store") as inp:
+            _mux(Path(dst), [inp.track("video")], fsync)
+        return {"audio": "dropped"}
+    inp = _Input(src, ("video", "audio"), "store-aac")
+    if inp.stream("audio").codec_context.name != "aac":  # only AAC's decoder was opened: ask the full probe
+        inp.container.close()
+        inp = _Input(src, ("video", "audio"), "full")
+    with inp:
         a = inp.stream("audio")
         rate, layout = a.codec_context.sample_rate, a.codec_context.layout.name
         seconds = _end(inp.packets("audio"))
         with silence(tracks, sample_rate=rate, layout=layout, samples=int(round(seconds * rate))) as track:
             with _Input(track, ("audio",), "store") as quiet:
-                _mux(Path(dst), [(vt, vp), (quiet.stream("audio"), quiet.packets("audio"))], fsync)
+                _mux(Path(dst), [inp.track("video"), quiet.track("audio")], fsync)
         return {
             "audio": "silence",
             "seconds": round(seconds, 3),
@@ -203,18 +233,14 @@ def zero_frames(
 
     Reads only video packet timestamps — nothing of the source video is decoded. The black video is a shared
     track (`media.tracks`): encoded once per (size, time base, rate, timestamps, crf) into `tracks`."""
-    with _Input(src, probe="store-nodecode") as inp:
+    with _Input(src, probe="store") as inp:
         v = inp.stream("video")
         w, h, tb = v.codec_context.width, v.codec_context.height, v.time_base
         rate = v.average_rate or Fraction(25)
         pts = sorted(p.pts for p in inp.packets("video") if p.pts is not None)
         with black_video(tracks, width=w, height=h, time_base=tb, rate=rate, pts=pts, crf=crf) as track:
             with _Input(track, ("video",), "store") as black:
-                _mux(
-                    Path(dst),
-                    [(black.stream("video"), black.packets("video")), (inp.stream("audio"), inp.packets("audio"))],
-                    fsync,
-                )
+                _mux(Path(dst), [black.track("video"), inp.track("audio")], fsync)
         return {
             "frames": len(pts),
             "width": w,

@@ -1,4 +1,5 @@
 import os
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -177,10 +178,17 @@ def test_every_writer_renders_byte_identical_under_parallel_load(op, clip_factor
         assert b" threads=1 lookahead_threads=1 " in outs[0].read_bytes()
 
 
-@pytest.mark.parametrize("kw", [dict(fps=10, rate=16000), dict(fps=25, rate=48000, gop=12, faststart=False)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(fps=10, rate=16000),
+        dict(fps=25, rate=48000, gop=12, faststart=False),
+        dict(fps=25, rate=44100, sar=Fraction(3, 4)),  # non-square pixels: the pasp box must survive
+    ],
+)
 def test_store_probes_give_the_bytes_of_a_full_probe(kw, tmp_path, monkeypatch):
-    """Writers open store clips with a short probe (no frame-rate estimation; a donor's or a blacked-out
-    video not decoded at all): every variant must still be byte for byte what a full probe gives."""
+    """Writers open store clips reading the header only (no decoder opened, no frame decoded, the aspect
+    ratio from the pasp box): every variant must still be byte for byte what a full probe gives."""
     from mmabench.media import writers
     from tests.mediagen import make_clip
 
@@ -189,8 +197,10 @@ def test_store_probes_give_the_bytes_of_a_full_probe(kw, tmp_path, monkeypatch):
     render = {
         "zero_frames": lambda d: media.zero_frames(src, d, tracks=tmp_path / "tracks"),
         "remove_audio": lambda d: media.remove_audio(src, d, tracks=tmp_path / "tracks"),
+        "drop_audio": lambda d: media.remove_audio(src, d, "drop"),
         "swap_audio": lambda d: media.swap_audio(src, donor, d),
         "remux": lambda d: media.remux(src, d, probe="store"),
+        "remux_cut": lambda d: media.remux(src, d, 0.55, 1.75, probe="store"),  # decodes, from a bare header
     }
     for name, fn in render.items():
         fn(tmp_path / f"{name}-store.mp4")

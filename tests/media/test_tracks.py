@@ -139,3 +139,22 @@ def test_threads_of_one_process_encode_a_track_once(clip_factory, tmp_path, monk
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda o: media.zero_frames(src, o, tracks=tmp_path / "tracks"), outs))
     assert len(published) == 1 and len({media.sha256_file(o) for o in outs}) == 1
+
+
+def test_silence_from_two_packets_is_the_full_encode(tmp_path, monkeypatch):
+    """The silence track is built from a short encode (its first packet and its steady one, repeated), yet
+    holds the bytes of encoding every sample: across rates, layouts, lengths within the short encode, a
+    partial last frame, and past the 256 frames after which the encoder names itself again."""
+    from mmabench.media import tracks as shared
+
+    cases = [(48000, "mono", 1000), (48000, "mono", 240000), (16000, "mono", 50715), (44100, "stereo", 300 * 1024 + 7)]
+    fast = []
+    for rate, layout, samples in cases:
+        with media.silence(tmp_path / "fast", sample_rate=rate, layout=layout, samples=samples) as f:
+            fast.append(f.read_bytes())
+    monkeypatch.setattr(shared, "_silence_packets", lambda oa, samples: None)  # the full encode
+    for (rate, layout, samples), data in zip(cases, fast):
+        with media.silence(tmp_path / "full", sample_rate=rate, layout=layout, samples=samples) as f:
+            assert f.read_bytes() == data, (rate, layout, samples)
+    assert abs(media.probe(f).duration - (300 * 1024 + 7) / 44100) < 1e-3  # and it is silence of that length
+    assert media.audio_peak_dbfs(f) == float("-inf")
