@@ -10,7 +10,6 @@ does); the temp-then-rename stays, so a killed writer never leaves a half file u
 
 from __future__ import annotations
 
-import itertools
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional
@@ -64,8 +63,7 @@ class _Input:
         if kind not in self._cache:
             wanted = [getattr(self.container.streams, k)[0] for k in self.kinds if getattr(self.container.streams, k)]
             for s in self.container.streams:
-                if s not in wanted:
-                    s.discard = Discard.all
+                s.discard = Discard.default if s in wanted else Discard.all
             by_index: dict[int, list] = {s.index: self._cache.setdefault(s.type, []) for s in wanted}
             for k in self.kinds:
                 self._cache.setdefault(k, [])
@@ -73,6 +71,21 @@ class _Input:
                 if p.size and p.dts is not None:  # not the flush packets demux ends with
                     by_index[p.stream_index].append(p)
         return self._cache[kind]
+
+    def end(self, kind: str) -> float:
+        """Where `kind`'s packets end, in seconds. An audio stream not among `kinds` of a store clip is read
+        from its last index entry on (a seek), not demuxed: its timestamps only grow, so its last packets
+        end it."""
+        if kind in self.kinds or not self.header_only or kind != "audio":
+            return _end(self.packets(kind))
+        for k in self.kinds:  # demuxed first: the seek leaves the demuxer at the end
+            self.packets(k)
+        s = self.stream(kind)
+        entries = s.index_entries
+        for o in self.container.streams:
+            o.discard = Discard.default if o is s else Discard.all
+        self.container.seek(entries[len(entries) - 1].timestamp if len(entries) else 0, stream=s)
+        return _end([p for p in self.container.demux(s) if p.size and p.dts is not None])
 
     def track(self, kind: str, packets: Optional[list] = None) -> tuple:
         """(template stream, packets, sample aspect ratio to set on the output or None) for `_mux`."""
@@ -206,14 +219,14 @@ def remove_audio(
         with _Input(src, ("video",), "store") as inp:
             _mux(Path(dst), [inp.track("video")], fsync)
         return {"audio": "dropped"}
-    inp = _Input(src, ("video", "audio"), "store-aac")
+    inp = _Input(src, ("video",), "store-aac")
     if inp.stream("audio").codec_context.name != "aac":  # only AAC's decoder was opened: ask the full probe
         inp.container.close()
         inp = _Input(src, ("video", "audio"), "full")
     with inp:
         a = inp.stream("audio")
         rate, layout = a.codec_context.sample_rate, a.codec_context.layout.name
-        seconds = _end(inp.packets("audio"))
+        seconds = inp.end("audio")
         with silence(tracks, sample_rate=rate, layout=layout, samples=int(round(seconds * rate))) as track:
             with _Input(track, ("audio",), "store") as quiet:
                 _mux(Path(dst), [inp.track("video"), quiet.track("audio")], fsync)
@@ -254,13 +267,15 @@ def zero_frames(
 
 def _interleave(out, tracks: list[tuple]) -> None:
     """Mux (output stream, packets) tracks in dts order; packets are re-pointed at their output stream."""
-    merged: list[tuple] = []
-    for i, (stream, pkts) in enumerate(tracks):
+    packets: list = []
+    times: list[float] = []
+    for stream, pkts in tracks:
         for p in pkts:
             p.stream = stream
-        merged += zip(_times(pkts), itertools.repeat(i), itertools.count(), pkts)
-    merged.sort()  # (dts, track, index) is unique, so packets are never compared; one call muxes them all
-    out.mux([m[3] for m in merged])
+        packets += pkts
+        times += _times(pkts)
+    # a stable sort on dts alone keeps (track, index) order among equal times; one call muxes them all
+    out.mux([packets[i] for i in sorted(range(len(packets)), key=times.__getitem__)])
 
 
 # --- re-encoding: the study's preprocessing (the one place a clip is transcoded) ---------------------------
