@@ -10,7 +10,6 @@ does); the temp-then-rename stays, so a killed writer never leaves a half file u
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Optional
@@ -53,8 +52,6 @@ class _Input:
 
     def __init__(self, path: str | Path, kinds: tuple[str, ...] = ("video", "audio"), probe: str = "full"):
         self.header_only = probe != "full"
-        if self.header_only:
-            _prefetch(path)
         self.container = av.open(str(path), format="mp4" if self.header_only else None, options=PROBES[probe])
         self.kinds = kinds
         self._cache: dict[str, list] = {}
@@ -103,21 +100,6 @@ class _Input:
 
     def __exit__(self, *exc) -> None:
         self.container.close()
-
-
-def _prefetch(path: str | Path) -> None:
-    """Ask the kernel for the whole file now (asynchronous readahead): a store clip is read nearly whole, but in
-    the demuxer's order of small reads, each a wait of its own when the file is not in the page cache."""
-    if not hasattr(os, "posix_fadvise"):  # not on macOS
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # av.open says what is wrong with it
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-    finally:
-        os.close(fd)
 
 
 def _mux(dst: Path, tracks: list[tuple], fsync: bool = True) -> None:
