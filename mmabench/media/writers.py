@@ -220,9 +220,13 @@ def remove_audio(
             _mux(Path(dst), [inp.track("video")], fsync)
         return {"audio": "dropped"}
     inp = _Input(src, ("video",), "store-aac")
-    if inp.stream("audio").codec_context.name != "aac":  # only AAC's decoder was opened: ask the full probe
+    try:
+        if inp.stream("audio").codec_context.name != "aac":  # only AAC's decoder was opened: ask the full probe
+            inp.container.close()
+            inp = _Input(src, ("video", "audio"), "full")
+    except BaseException:  # no audio stream: closed, then raised as before
         inp.container.close()
-        inp = _Input(src, ("video", "audio"), "full")
+        raise
     with inp:
         a = inp.stream("audio")
         rate, layout = a.codec_context.sample_rate, a.codec_context.layout.name
