@@ -72,13 +72,20 @@ def options(args) -> dict[str, dict]:
 
 
 def load(name: str, args):
-    """The tagger as tag_clips loads it (model threads sized for `--workers` decode workers); older code
-    without that parameter (for "before" figures) loads it with its own thread defaults."""
+    """The tagger as tag_clips loads it (model threads sized for `--workers` decode workers), with the model
+    replicas tag_files would use on a large corpus started (model start-up, not tagging time: the corpus
+    here is smaller than the one that pays for them); older code without those (for "before" figures) loads
+    it with its own defaults."""
     import inspect
 
-    if "workers" in inspect.signature(load_taggers).parameters:
-        return load_taggers([name], options(args), args.workers)[0]
-    return load_taggers([name], options(args))[0]
+    from mmabench.tagging import runner
+
+    if "workers" not in inspect.signature(load_taggers).parameters:
+        return load_taggers([name], options(args))[0]
+    tagger = load_taggers([name], options(args), args.workers)[0]
+    start = getattr(runner, "start_models", None)
+    tagger.bench_replicas = start(tagger, args.workers, args.decode) if start else 0  # type: ignore[attr-defined]
+    return tagger
 
 
 def batches(tagger, prepared: list) -> list[list]:
@@ -155,7 +162,13 @@ def cold_child(name: str, listing: Path, args) -> dict:
     with Manifest(f"sqlite:///{home}/cold-{name}.db", home) as m:
         rep = tag_files(m, tagger, files, workers=args.workers, decode=args.decode)
     units = rep.model_calls * (tagger.prep.n if tagger.modality == "visual" else 1)
-    return {"seconds": rep.seconds, "units": units, "load_seconds": load_s, "failed": len(rep.failed)}
+    return {
+        "seconds": rep.seconds,
+        "units": units,
+        "load_seconds": load_s,
+        "failed": len(rep.failed),
+        "replicas": getattr(tagger, "bench_replicas", 0),
+    }
 
 
 def run_cold(name: str, files: dict[str, Path], tmp: Path, args) -> dict:
@@ -208,7 +221,8 @@ def bench_tagger(tagger, files: dict[str, Path], tmp: Path, args, rounds: int) -
         "workers": args.workers,
         "batch_size": tagger.batch_size,
         "model_id": tagger.model_id,
-        "cold_model_load_s": round(cold["load_seconds"], 2),
+        "cold_model_load_s": round(cold["load_seconds"], 2),  # replicas' start-up included
+        "replicas": cold.get("replicas", 0),  # model processes end to end (0: one model fed by decode workers)
         "rates_per_s": {k: round(v, 1) for k, v in rate.items()},
         "cold_rate_per_s": round(cold_rate, 1),
         "seconds": {k: [round(x, 3) for x in v] for k, v in secs.items()},
@@ -287,7 +301,16 @@ def run(quick: bool = False, argv: list[str] | None = None) -> list[Measure]:
             tagger = load(name, args)
             out += bench_tagger(tagger, files, d, args, rounds)
             del tagger
+            _close_replicas()
     return out
+
+
+def _close_replicas() -> None:
+    try:
+        from mmabench.tagging.replicas import close_pools
+    except ImportError:  # older code (for "before" figures) has none
+        return
+    close_pools()
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -295,7 +318,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="small corpus, 2 rounds")
     ap.add_argument("--taggers", nargs="+", default=["imagenet", "yamnet", "silero"])
     ap.add_argument("--workers", type=int, default=2, help="decode workers (tag_files' default)")
-    ap.add_argument("--decode", default="auto", choices=["auto", "thread", "process"])
+    ap.add_argument("--decode", default="auto", choices=["auto", "thread", "process", "replicas"])
     ap.add_argument("--threads", type=int, default=0, help="model intra-op threads (0: each tagger's default)")
     ap.add_argument("--rounds", type=int, default=0, help="interleaved rounds (default 5, --quick 2)")
     ap.add_argument("--repeat", type=int, default=3, help="full run: the 18 demo clips this many times over")

@@ -28,6 +28,9 @@ class Tagger:
     weights_sha256 = ""
     device = "cpu"
     batch_size = 16  # model units per forward call (frames for visual taggers, clips otherwise)
+    # data-parallel CPU replicas pay (tagging/replicas.py): the model alone does not keep the cores busy
+    replicate = False
+    spec: Optional[tuple[str, dict]] = None  # (registry name, constructor kwargs), set by load_taggers
 
     prep: Callable[[Any], Any]  # picklable: path -> prepared input (no model state)
 

