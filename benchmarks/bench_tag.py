@@ -10,8 +10,11 @@ against two baselines measured in the same run, interleaved:
   the resize and crop count). End to end minus this = the codec, file I/O and manifest writes.
 
 Cold: a fresh process for the first pass, the corpus evicted from the page cache, a fresh manifest (the
-model load is reported apart). Warm: the same calls repeated in this process. Goals (issue #16): end to end
->= 70% of model + front end; yamnet >= 50 clips/s; imagenet >= 150 frames/s. Each tagger's CPU ceiling
+model load is reported apart). Warm: the same calls repeated in this process. Goals (issue #16): yamnet end to
+end >= 70% of model + front end (stated for yamnet; other taggers' ratios are shown without one) and >= 50
+clips/s; imagenet >= 150 frames/s. With model replicas (tagging/replicas.py, yamnet) end to end uses every
+core for the model while both baselines are one model process, so the ratios can pass 100%: the CPU ceiling
+is the bound to compare with. Each tagger's CPU ceiling
 (cores x 1000 / CPU ms per unit of prepare + model) is measured alongside: rates on a loaded machine say
 little, CPU per unit says what the code costs.
 
@@ -236,7 +239,8 @@ def bench_tagger(tagger, files: dict[str, Path], tmp: Path, args, rounds: int) -
                 f"{name} end to end vs {base}",
                 cold_pct,
                 "%",
-                goal=GOALS["ratio"] if base == "model + front end" else "",
+                # the issue states the ratio goal for yamnet ("yamnet end to end vs forward incl. its front end")
+                goal=GOALS["ratio"] if base == "model + front end" and name == "yamnet" else "",
                 baseline=f"{base} ({rate[base]:.1f} {what}/s warm)",
                 cold=cold_pct,
                 warm=warm_pct,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Optional
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 # --- readers shared by taggers, model adapters and exporters -------------------------------------------------
 
@@ -178,6 +180,18 @@ def crop_frame(frame: av.VideoFrame, size: int) -> np.ndarray:
     scale = size / min(w, h)
     nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
     # bilinear: half the cost of swscale's default (bicubic) and what torchvision's Resize uses
-    img = frame.reformat(width=nw, height=nh, format="rgb24", interpolation="BILINEAR").to_ndarray()
+    img = _reformatter().reformat(frame, width=nw, height=nh, format="rgb24", interpolation="BILINEAR").to_ndarray()
     y, x = (nh - size) // 2, (nw - size) // 2
     return img[y : y + size, x : x + size]
+
+
+_LOCAL = threading.local()
+
+
+def _reformatter() -> VideoReformatter:
+    """One swscale context per thread, reused while the geometry stays the same: `frame.reformat` builds a
+    new one per frame (measured 1.0 -> 0.86 ms per 320x240 frame, same pixels)."""
+    r = getattr(_LOCAL, "reformatter", None)
+    if r is None:
+        r = _LOCAL.reformatter = VideoReformatter()
+    return r
