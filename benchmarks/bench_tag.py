@@ -154,6 +154,23 @@ def cpu_ms(fn: Callable[[], Any]) -> float:
     return (time.process_time() - t) * 1000
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its model replicas (their own processes: tagging/replicas.py)."""
+    total = time.process_time()
+    try:
+        from mmabench.tagging.replicas import pids
+    except ImportError:  # older code (for "before" figures) has none
+        return total
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def cold_child(name: str, listing: Path, args) -> dict:
     """The first pass in a fresh process: corpus evicted, fresh manifest; model load timed apart."""
     files = {k: Path(v) for k, v in json.loads(listing.read_text()).items()}
@@ -202,11 +219,14 @@ def bench_tagger(tagger, files: dict[str, Path], tmp: Path, args, rounds: int) -
         tagger.forward(b)
 
     runs = iter(range(10**6))
+    e2e_cpu: list[float] = []  # CPU seconds per end-to-end run, replicas included
 
     def e2e():
         r = next(runs)
+        c = cpu_seconds()
         with Manifest(f"sqlite:///{tmp}/warm-{name}-{r}.db", tmp) as m:
             rep = tag_files(m, tagger, files, workers=args.workers, decode=args.decode)
+        e2e_cpu.append(cpu_seconds() - c)
         assert not rep.failed and rep.model_calls == len(files), rep
 
     def model():
@@ -229,6 +249,8 @@ def bench_tagger(tagger, files: dict[str, Path], tmp: Path, args, rounds: int) -
         "rates_per_s": {k: round(v, 1) for k, v in rate.items()},
         "cold_rate_per_s": round(cold_rate, 1),
         "seconds": {k: [round(x, 3) for x in v] for k, v in secs.items()},
+        # what end to end costs in CPU per unit (every process), against the ceiling row's prepare + model
+        "end_to_end_cpu_ms_per_unit": round(1000 * median(e2e_cpu) / units, 2),
     }
     out = []
     for base in ("model + front end", "model alone"):
@@ -261,6 +283,18 @@ def bench_tagger(tagger, files: dict[str, Path], tmp: Path, args, rounds: int) -
         )
     )
     out.append(ceiling(tagger, paths, groups, what))
+    e2e_ms, ideal_ms = detail["end_to_end_cpu_ms_per_unit"], 1000 * (os.cpu_count() or 1) / out[-1].value
+    out.append(
+        Measure(
+            BENCH,
+            f"{name} end to end CPU ms per {what[:-1]}",
+            e2e_ms,
+            "ms",
+            baseline=f"ceiling's prepare + model {ideal_ms:.2f} ms; wall-clock busy cores {e2e_ms * rate['end to end'] / 1000:.2f}",
+            warm=e2e_ms,
+            detail=detail,
+        )
+    )
     return out
 
 

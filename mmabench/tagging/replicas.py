@@ -89,6 +89,11 @@ def _key(tagger: Tagger, k: int) -> tuple:
     return (name, repr(sorted(options.items())), k)
 
 
+def pids() -> list[int]:
+    """The running replicas' process ids (a benchmark reads their CPU time)."""
+    return [pid for pool in _POOLS.values() for pid in getattr(pool, "_processes", None) or {}]
+
+
 def close_pools() -> None:
     while _POOLS:
         _POOLS.popitem()[1].shutdown()
