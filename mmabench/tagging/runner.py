@@ -345,4 +345,11 @@ def tag_clips(
                 from mmabench.tagging.ray_tag import tag_files_ray
 
                 return [tag_files_ray(m, n, options, files, ray, bar, store)[1] for n in names]
-            return [tag_files(m, t, files, workers, bar, decode, store) for t in load_taggers(names, options, workers)]
+            try:
+                return [
+                    tag_files(m, t, files, workers, bar, decode, store) for t in load_taggers(names, options, workers)
+                ]
+            finally:
+                from mmabench.tagging.replicas import close_pools
+
+                close_pools()  # the run is over: no model processes left idle behind it
