@@ -19,6 +19,7 @@ import os
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -147,10 +148,14 @@ def run_replicas(
     pool = pool_for(tagger, k)
     size = chunk_size(tagger, len(todo), k)
     chunks = iter([[(sha, str(p)) for sha, p in todo[i : i + size]] for i in range(0, len(todo), size)])
-    queue: deque = deque(pool.submit(tag_chunk, c) for _, c in zip(range(4 * k), chunks))
-    while queue:
-        res = queue.popleft().result()
-        nxt = next(chunks, None)
-        if nxt is not None:
-            queue.append(pool.submit(tag_chunk, nxt))
-        on_rows(res["rows"], res["batches"])
+    try:
+        queue: deque = deque(pool.submit(tag_chunk, c) for _, c in zip(range(4 * k), chunks))
+        while queue:
+            res = queue.popleft().result()
+            nxt = next(chunks, None)
+            if nxt is not None:
+                queue.append(pool.submit(tag_chunk, nxt))
+            on_rows(res["rows"], res["batches"])
+    except BrokenProcessPool:  # a replica died (killed, out of memory): the next run starts fresh ones
+        _POOLS.pop(_key(tagger, k), None)
+        raise

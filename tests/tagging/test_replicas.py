@@ -3,6 +3,9 @@ the caller commits. Same scores as the one-model pipeline, bad files reported, a
 auto uses replicas once they run (or for a corpus large enough to pay for starting them)."""
 
 import os
+import signal
+import time
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -60,3 +63,16 @@ def test_taggers_without_a_recipe_or_that_do_not_gain_stay_in_process(yamnet):
     bare = type(yamnet).__new__(type(yamnet))
     bare.__dict__.update(yamnet.__dict__, spec=None)  # built directly, not by load_taggers
     assert decode_mode(bare, 2, "replicas", 10**6) == "thread"
+
+
+def test_a_killed_replica_fails_the_run_and_the_next_run_starts_fresh_ones(tmp_path, yamnet):
+    files = demo_files(4)
+    replicas.pool_for(yamnet, 2)
+    os.kill(replicas.pids()[0], signal.SIGKILL)
+    time.sleep(0.5)  # the pool notices its dead worker
+    with Manifest(f"sqlite:///{tmp_path}/k.db", tmp_path) as m:
+        with pytest.raises(BrokenProcessPool):
+            tag_files(m, yamnet, files, workers=2, decode="replicas")
+        assert not replicas.running(yamnet, 2)
+        rep = tag_files(m, yamnet, files, workers=2, decode="replicas")
+        assert rep.failed == {} and len(cached_scores(m, yamnet, list(files))) == 4
