@@ -10,8 +10,11 @@ against two baselines measured in the same run, interleaved:
   the resize and crop count). End to end minus this = the codec, file I/O and manifest writes.
 
 Cold: a fresh process for the first pass, the corpus evicted from the page cache, a fresh manifest (the
-model load is reported apart). Warm: the same calls repeated in this process. Goals (issue #16): end to end
->= 70% of model + front end; yamnet >= 50 clips/s; imagenet >= 150 frames/s. Each tagger's CPU ceiling
+model load is reported apart). Warm: the same calls repeated in this process. Goals (issue #16): yamnet end to
+end >= 70% of model + front end (stated for yamnet; other taggers' ratios are shown without one) and >= 50
+clips/s; imagenet >= 150 frames/s. With model replicas (tagging/replicas.py, yamnet) end to end uses every
+core for the model while both baselines are one model process, so the ratios can pass 100%: the CPU ceiling
+is the bound to compare with. Each tagger's CPU ceiling
 (cores x 1000 / CPU ms per unit of prepare + model) is measured alongside: rates on a loaded machine say
 little, CPU per unit says what the code costs.
 
@@ -72,13 +75,20 @@ def options(args) -> dict[str, dict]:
 
 
 def load(name: str, args):
-    """The tagger as tag_clips loads it (model threads sized for `--workers` decode workers); older code
-    without that parameter (for "before" figures) loads it with its own thread defaults."""
+    """The tagger as tag_clips loads it (model threads sized for `--workers` decode workers), with the model
+    replicas tag_files would use on a large corpus started (model start-up, not tagging time: the corpus
+    here is smaller than the one that pays for them); older code without those (for "before" figures) loads
+    it with its own defaults."""
     import inspect
 
-    if "workers" in inspect.signature(load_taggers).parameters:
-        return load_taggers([name], options(args), args.workers)[0]
-    return load_taggers([name], options(args))[0]
+    from mmabench.tagging import runner
+
+    if "workers" not in inspect.signature(load_taggers).parameters:
+        return load_taggers([name], options(args))[0]
+    tagger = load_taggers([name], options(args), args.workers)[0]
+    start = getattr(runner, "start_models", None)
+    tagger.bench_replicas = start(tagger, args.workers, args.decode) if start else 0  # type: ignore[attr-defined]
+    return tagger
 
 
 def batches(tagger, prepared: list) -> list[list]:
@@ -144,6 +154,23 @@ def cpu_ms(fn: Callable[[], Any]) -> float:
     return (time.process_time() - t) * 1000
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its model replicas (their own processes: tagging/replicas.py)."""
+    total = time.process_time()
+    try:
+        from mmabench.tagging.replicas import pids
+    except ImportError:  # older code (for "before" figures) has none
+        return total
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def cold_child(name: str, listing: Path, args) -> dict:
     """The first pass in a fresh process: corpus evicted, fresh manifest; model load timed apart."""
     files = {k: Path(v) for k, v in json.loads(listing.read_text()).items()}
@@ -155,7 +182,13 @@ def cold_child(name: str, listing: Path, args) -> dict:
     with Manifest(f"sqlite:///{home}/cold-{name}.db", home) as m:
         rep = tag_files(m, tagger, files, workers=args.workers, decode=args.decode)
     units = rep.model_calls * (tagger.prep.n if tagger.modality == "visual" else 1)
-    return {"seconds": rep.seconds, "units": units, "load_seconds": load_s, "failed": len(rep.failed)}
+    return {
+        "seconds": rep.seconds,
+        "units": units,
+        "load_seconds": load_s,
+        "failed": len(rep.failed),
+        "replicas": getattr(tagger, "bench_replicas", 0),
+    }
 
 
 def run_cold(name: str, files: dict[str, Path], tmp: Path, args) -> dict:
@@ -186,11 +219,14 @@ def bench_tagger(tagger, files: dict[str, Path], tmp: Path, args, rounds: int) -
         tagger.forward(b)
 
     runs = iter(range(10**6))
+    e2e_cpu: list[float] = []  # CPU seconds per end-to-end run, replicas included
 
     def e2e():
         r = next(runs)
+        c = cpu_seconds()
         with Manifest(f"sqlite:///{tmp}/warm-{name}-{r}.db", tmp) as m:
             rep = tag_files(m, tagger, files, workers=args.workers, decode=args.decode)
+        e2e_cpu.append(cpu_seconds() - c)
         assert not rep.failed and rep.model_calls == len(files), rep
 
     def model():
@@ -208,10 +244,13 @@ def bench_tagger(tagger, files: dict[str, Path], tmp: Path, args, rounds: int) -
         "workers": args.workers,
         "batch_size": tagger.batch_size,
         "model_id": tagger.model_id,
-        "cold_model_load_s": round(cold["load_seconds"], 2),
+        "cold_model_load_s": round(cold["load_seconds"], 2),  # replicas' start-up included
+        "replicas": cold.get("replicas", 0),  # model processes end to end (0: one model fed by decode workers)
         "rates_per_s": {k: round(v, 1) for k, v in rate.items()},
         "cold_rate_per_s": round(cold_rate, 1),
         "seconds": {k: [round(x, 3) for x in v] for k, v in secs.items()},
+        # what end to end costs in CPU per unit (every process), against the ceiling row's prepare + model
+        "end_to_end_cpu_ms_per_unit": round(1000 * median(e2e_cpu) / units, 2),
     }
     out = []
     for base in ("model + front end", "model alone"):
@@ -222,7 +261,8 @@ def bench_tagger(tagger, files: dict[str, Path], tmp: Path, args, rounds: int) -
                 f"{name} end to end vs {base}",
                 cold_pct,
                 "%",
-                goal=GOALS["ratio"] if base == "model + front end" else "",
+                # the issue states the ratio goal for yamnet ("yamnet end to end vs forward incl. its front end")
+                goal=GOALS["ratio"] if base == "model + front end" and name == "yamnet" else "",
                 baseline=f"{base} ({rate[base]:.1f} {what}/s warm)",
                 cold=cold_pct,
                 warm=warm_pct,
@@ -243,6 +283,18 @@ def bench_tagger(tagger, files: dict[str, Path], tmp: Path, args, rounds: int) -
         )
     )
     out.append(ceiling(tagger, paths, groups, what))
+    e2e_ms, ideal_ms = detail["end_to_end_cpu_ms_per_unit"], 1000 * (os.cpu_count() or 1) / out[-1].value
+    out.append(
+        Measure(
+            BENCH,
+            f"{name} end to end CPU ms per {what[:-1]}",
+            e2e_ms,
+            "ms",
+            baseline=f"ceiling's prepare + model {ideal_ms:.2f} ms; wall-clock busy cores {e2e_ms * rate['end to end'] / 1000:.2f}",
+            warm=e2e_ms,
+            detail=detail,
+        )
+    )
     return out
 
 
@@ -287,7 +339,16 @@ def run(quick: bool = False, argv: list[str] | None = None) -> list[Measure]:
             tagger = load(name, args)
             out += bench_tagger(tagger, files, d, args, rounds)
             del tagger
+            _close_replicas()
     return out
+
+
+def _close_replicas() -> None:
+    try:
+        from mmabench.tagging.replicas import close_pools
+    except ImportError:  # older code (for "before" figures) has none
+        return
+    close_pools()
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -295,7 +356,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="small corpus, 2 rounds")
     ap.add_argument("--taggers", nargs="+", default=["imagenet", "yamnet", "silero"])
     ap.add_argument("--workers", type=int, default=2, help="decode workers (tag_files' default)")
-    ap.add_argument("--decode", default="auto", choices=["auto", "thread", "process"])
+    ap.add_argument("--decode", default="auto", choices=["auto", "thread", "process", "replicas"])
     ap.add_argument("--threads", type=int, default=0, help="model intra-op threads (0: each tagger's default)")
     ap.add_argument("--rounds", type=int, default=0, help="interleaved rounds (default 5, --quick 2)")
     ap.add_argument("--repeat", type=int, default=3, help="full run: the 18 demo clips this many times over")

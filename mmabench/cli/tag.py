@@ -54,8 +54,9 @@ WorkersOpt = typer.Option(
 DecodeOpt = typer.Option(
     "auto",
     envvar="MMABENCH_DECODE",
-    help="Decode workers as threads or processes "
-    "(auto: processes on machines with more than 4 cores and enough files); nvdec: visual taggers decode "
+    help="Decode workers as threads or processes, or replicas: --workers model processes that each decode "
+    "(auto: replicas for YAMNet on CPU with enough files, processes on machines with more than 4 cores "
+    "and enough files, else threads); nvdec: visual taggers decode "
     "on the GPU's video decoder (PyNvVideoCodec, --device cuda), audio as auto.",
 )
 ClipModelOpt = typer.Option("ViT-B-32", envvar="MMABENCH_CLIP_MODEL", help="open_clip architecture.")

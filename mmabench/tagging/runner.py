@@ -7,7 +7,9 @@ and the rest go on. A second run over the same content performs zero model calls
 
 Workers are threads on small machines and processes on big ones (`decode="auto"`): measured on a 16-core
 GPU host, 8 decode threads starved the model thread of the GIL (YAMNet end to end at 9% of its forward
-speed) while on 2 cores processes gained nothing over threads.
+speed) while on 2 cores processes gained nothing over threads. A CPU model that cannot use the cores with
+its own threads (YAMNet: `Tagger.replicate`) is instead run as data-parallel replicas, each decoding
+for itself (`decode="replicas"`, tagging/replicas.py; auto once a corpus pays for starting them).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class TagReport:
     tagged: int
     model_calls: int  # files that went through the model (0 on a cached re-run)
     seconds: float
-    forward_seconds: float = 0.0  # time inside the model; seconds - forward_seconds = decode/I/O not hidden
+    forward_seconds: float = 0.0  # time inside the model (summed over replicas); seconds - it = decode/I/O not hidden
     startup_seconds: float = 0.0  # until the first file was decoded (worker start-up, model warm-up)
     batches: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # sha256 -> reason
@@ -70,7 +72,9 @@ def load_taggers(
     for n in names:
         cls = registry.get(n)
         kw = {**{k: v for k, v in common.items() if k in _params(cls)}, **(options or {}).get(n, {})}
-        out.append(cls(**kw))
+        t = cls(**kw)
+        t.spec = (n, kw)  # how a replica process loads the same model (tagging/replicas.py)
+        out.append(t)
     return out
 
 
@@ -157,16 +161,53 @@ def _run_prep(path):
 
 def _executor(tagger: Tagger, workers: int, decode: str, n: int) -> tuple[Executor, object]:
     """(executor, callable to submit): processes where there are cores to spare and enough files to pay
-    for starting them; threads otherwise."""
+    for starting them; threads otherwise ("replicas" here, inside a Ray actor that is itself one: threads)."""
     if getattr(tagger.prep, "in_process", False):  # GPU decoding (NVDEC): threads that share the CUDA context
         decode = "thread"
     elif decode == "auto":
         decode = "process" if (os.cpu_count() or 1) > 4 and workers > 2 and n >= 8 * workers else "thread"
     if decode == "process":
         return _process_pool(tagger.prep, workers), _run_prep
-    if decode != "thread":
-        raise ValueError(f"decode must be auto, thread or process, not {decode!r}")
+    if decode not in ("thread", "replicas"):
+        raise ValueError(f"decode must be auto, thread, process or replicas, not {decode!r}")
     return ThreadPoolExecutor(workers, thread_name_prefix=f"decode-{tagger.name}"), tagger.prep
+
+
+REPLICA_MIN_FILES = 64  # auto starts replicas for this many files (start-up ~1-2 s); running ones are reused
+
+
+def decode_mode(tagger: Tagger, workers: int, decode: str, n: int) -> str:
+    """ "replicas" (tagging/replicas.py), "thread" or "process" (decode workers feeding one model). auto: replicas for taggers
+    that gain from them (`Tagger.replicate`) on a CPU model with cores and workers to spare, when they are
+    already running or `n` files pay for starting them; an explicit "replicas" on a GPU model or a tagger
+    without a recipe falls back to decode threads."""
+    from mmabench.tagging import replicas
+
+    if decode not in ("auto", "thread", "process", "replicas"):
+        raise ValueError(f"decode must be auto, thread, process or replicas, not {decode!r}")
+    k = replicas.replica_count(workers)
+    ok = replicas.can_replicate(tagger) and k > 1
+    if decode == "replicas":
+        return "replicas" if ok else "thread"
+    if decode == "auto" and ok and tagger.replicate and (n >= REPLICA_MIN_FILES or replicas.running(tagger, k)):
+        return "replicas"
+    if getattr(tagger.prep, "in_process", False):
+        return "thread"
+    if decode == "auto":
+        return "process" if (os.cpu_count() or 1) > 4 and workers > 2 and n >= 8 * workers else "thread"
+    return decode
+
+
+def start_models(tagger: Tagger, workers: int = 2, decode: str = "auto") -> int:
+    """Start the tagger's replicas now if `tag_files` would use them on a large corpus (model start-up apart
+    from tagging time); returns how many run (0: none)."""
+    from mmabench.tagging import replicas
+
+    if decode_mode(tagger, workers, decode, REPLICA_MIN_FILES) != "replicas":
+        return 0
+    k = replicas.replica_count(workers)
+    replicas.pool_for(tagger, k)
+    return k
 
 
 def tag_files(
@@ -206,7 +247,11 @@ def tag_files(
             batch.clear()
 
         units = 0
-        pool, prep = _executor(tagger, max(1, workers), decode, len(todo))
+        mode = decode_mode(tagger, max(1, workers), decode, len(todo))
+        if mode == "replicas":
+            _on_replicas(m, tagger, todo, max(1, workers), rep, progress, task, t0)
+            todo = []
+        pool, prep = _executor(tagger, max(1, workers), mode, len(todo))
         with pool:
             queue, it = deque(), iter(todo)
             for sha, path in it:  # prefetch: a few batches' worth of files in flight
@@ -245,6 +290,28 @@ def tag_files(
     return rep
 
 
+def _on_replicas(m: Manifest, tagger: Tagger, todo: list, workers: int, rep: TagReport, progress, task, t0) -> None:
+    """tag_files on model replicas: each chunk's rows committed as they come back, failures reported."""
+    from mmabench.tagging import replicas
+
+    def on_rows(rows: list, batches: int) -> None:
+        ok = [(sha, s, dt) for sha, s, dt, err in rows if err is None]
+        for sha, _, _, err in rows:
+            if err is not None:
+                rep.failed[sha] = err
+                log.warning("tag %s: skipped %s", tagger.name, err, extra={"tagger": tagger.name})
+        if ok:
+            commit_tags(m, tagger, ok)
+        rep.startup_seconds = rep.startup_seconds or time.perf_counter() - t0
+        rep.model_calls += len(ok)
+        rep.tagged += len(ok)
+        rep.forward_seconds += sum(dt for _, _, dt in ok)  # summed over the replicas
+        rep.batches += batches
+        progress.advance(task, len(rows))
+
+    replicas.run_replicas(tagger, todo, replicas.replica_count(workers), on_rows)
+
+
 def _local(store: MediaStore, todo: list, rep: TagReport) -> list[tuple[str, Path]]:
     """Store keys -> local files (a remote store's verified cache copies); one that cannot be fetched fails."""
     out = []
@@ -278,4 +345,11 @@ def tag_clips(
                 from mmabench.tagging.ray_tag import tag_files_ray
 
                 return [tag_files_ray(m, n, options, files, ray, bar, store)[1] for n in names]
-            return [tag_files(m, t, files, workers, bar, decode, store) for t in load_taggers(names, options, workers)]
+            try:
+                return [
+                    tag_files(m, t, files, workers, bar, decode, store) for t in load_taggers(names, options, workers)
+                ]
+            finally:
+                from mmabench.tagging.replicas import close_pools
+
+                close_pools()  # the run is over: no model processes left idle behind it

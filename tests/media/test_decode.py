@@ -3,6 +3,7 @@ resampling pass (no aliasing), and the decoded samples untouched when the stream
 
 import wave
 
+import av
 import numpy as np
 
 from mmabench.media import load_audio
@@ -57,3 +58,23 @@ def test_aac_in_mp4_is_resampled_and_a_video_only_file_has_no_audio(tmp_path):
     assert abs(len(x) - 32000) <= 1100  # AAC priming/padding: at most one 1024-sample frame at 48 kHz
     assert abs(level(x[4000:28000], 16000, 440) - 0.3) < 0.02
     assert load_audio(make_clip(tmp_path / "v.mp4", audio=False), 16000) is None
+
+
+def test_stereo_aac_gathered_as_bytes_equals_the_per_frame_average(tmp_path):
+    """Frames' planes are gathered as bytes and averaged once: the same samples as averaging each decoded
+    frame's array (the path it replaced), bit for bit, for planar float (AAC) in stereo."""
+    path = tmp_path / "st.mp4"
+    rate, n = 48000, 48000
+    t = np.arange(n) / rate
+    left, right = 0.3 * np.sin(2 * np.pi * 440 * t), 0.2 * np.sin(2 * np.pi * 1500 * t)
+    with av.open(str(path), "w", format="mp4") as out:
+        s = out.add_stream("aac", rate=rate, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(np.stack([left, right]).astype(np.float32), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts = rate, 0
+        for p in list(s.encode(frame)) + list(s.encode(None)):
+            out.mux(p)
+    with av.open(str(path)) as c:
+        frames = [f for f in c.decode(c.streams.audio[0])]
+        assert frames[0].format.name == "fltp" and frames[0].layout.nb_channels == 2
+        ref = np.concatenate([f.to_ndarray().mean(axis=0, dtype=np.float32) for f in frames])
+    assert np.array_equal(load_audio(path, rate), ref)
