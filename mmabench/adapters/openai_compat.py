@@ -76,7 +76,8 @@ class OpenAICompatAdapter(Adapter):
         ).encode()[: -len(b"null}")]
         self._store: Optional[PayloadStore] = None
         self._store_lock = threading.Lock()
-        self.media_counts: Counter[str] = Counter()  # how payloads were had: decoded / disk / failed
+        self.media_counts: Counter[str] = Counter()  # how payloads were had: decoded / shared / disk / failed
+        self.media_made: Counter[str] = Counter()  # stream parts decoded: frames / audio
 
     def options(self) -> dict[str, Any]:
         # the media format is part of what was asked: a new PREP_VERSION is a new run and new fingerprints
@@ -104,6 +105,7 @@ class OpenAICompatAdapter(Adapter):
         if store is not None:
             store.close()
             self.media_counts.update(store.counts)
+            self.media_made.update(store.made)
 
     def store(self) -> PayloadStore:
         with self._store_lock:  # used outside the runner (the judge): prepared in the asking thread, no disk
