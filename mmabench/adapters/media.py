@@ -8,13 +8,11 @@ dropped), never the original track. Every part is hashed and recorded per predic
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
 import struct
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional
 
@@ -58,19 +56,6 @@ class MediaParts:
     video_mp4: Optional[bytes] = None
     sent: dict = field(default_factory=dict)
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # adapter-built forms
-
-    # base64 forms, computed once per file (API adapters send the same clip for several items)
-    @cached_property
-    def frames_b64(self) -> tuple[str, ...]:
-        return tuple(base64.b64encode(f).decode() for f in self.frames)
-
-    @cached_property
-    def audio_b64(self) -> Optional[str]:
-        return None if self.audio_wav is None else base64.b64encode(self.audio_wav).decode()
-
-    @cached_property
-    def video_b64(self) -> Optional[str]:
-        return None if self.video_mp4 is None else base64.b64encode(self.video_mp4).decode()
 
     def to_bytes(self, key: str) -> bytes:
         """MAGIC, a 4-byte header length, a JSON header (key, part lengths, body sha256), the parts."""

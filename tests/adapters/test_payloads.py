@@ -261,6 +261,23 @@ def test_the_adapter_posts_the_prepared_parts(tmp_path, clip):
     assert adapter.media_counts == {"decoded": 1}
 
 
+@pytest.mark.parametrize("mode", ["frames", "url"])
+def test_the_media_json_is_byte_for_byte_json_dumps_of_the_parts(tmp_path, clip, mode):
+    """The body's media is spliced as bytes around the base64, not built with json.dumps: the same bytes."""
+    import base64
+
+    adapter = OpenAICompatAdapter("m", base_url="http://127.0.0.1:9/v1", frames=3, video_mode=mode)
+    req = Request(_item(Modality.visual, "Which?", ["a", "b"], "a"), clip, sha256_file(clip))
+    parts = prepare_parts(clip, adapter.spec)
+    media, _ = adapter._media_json(parts, req)
+    b64 = lambda b: base64.b64encode(b).decode()
+    want = [{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + b64(f)}} for f in parts.frames]
+    if mode == "url":
+        want = [{"type": "video_url", "video_url": {"url": "data:video/mp4;base64," + b64(clip.read_bytes())}}]
+    want.append({"type": "input_audio", "input_audio": {"data": b64(parts.audio_wav), "format": "wav"}})
+    assert media == b"".join(json.dumps(p).encode() + b"," for p in want)
+
+
 def test_without_the_runner_media_is_prepared_once_in_the_asking_threads(clip):
     """The judge calls generate() with no start(): no worker processes, no disk cache, still single-flight."""
     item = _item(Modality.visual, "Is there a cat? Answer yes or no.", ["yes", "no"], "yes")
