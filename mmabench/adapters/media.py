@@ -143,8 +143,8 @@ class Demuxed:
         self.container.close()
 
     def digest(self, stream: Any) -> str:
-        """sha256 of all that decoding `stream` reads: codec parameters and every packet (bytes, times, key
-        flag). Streams stream-copied from one source (a clip, its av_swap and audio_removed variants; every
+        """sha256 of all that decoding `stream` reads: codec parameters and every packet (bytes, times, flags,
+        side data). Streams stream-copied from one source (a clip, its av_swap and audio_removed variants; every
         black or silent track of one geometry) share a digest, so their part is prepared once."""
         cc = stream.codec_context
         head: dict[str, Any] = {
@@ -160,12 +160,18 @@ class Demuxed:
         h = hashlib.sha256(canonical_json(head).encode())
         none = -(1 << 63)
         for pkt in self.packets[stream.index]:
-            h.update(_TIMES.pack(_or(pkt.pts, none), _or(pkt.dts, none), pkt.duration or 0, pkt.is_keyframe))
+            flags = pkt.is_keyframe | pkt.is_discard << 1 | pkt.is_corrupt << 2
+            h.update(_TIMES.pack(_or(pkt.pts, none), _or(pkt.dts, none), pkt.duration or 0, flags, pkt.size))
             h.update(pkt)
+            for side in pkt.iter_sidedata():  # e.g. the samples an edit list skips (AAC priming)
+                name = str(side.data_type).encode()
+                h.update(_SIDE.pack(len(name), side.data_size) + name)
+                h.update(side)
         return h.hexdigest()
 
 
-_TIMES = struct.Struct("<qqq?")
+_TIMES = struct.Struct("<qqqBq")
+_SIDE = struct.Struct("<qq")
 
 
 def _or(x: Optional[int], default: int) -> int:

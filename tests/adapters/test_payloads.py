@@ -124,6 +124,26 @@ def test_variants_that_copy_a_stream_share_its_part_and_get_the_bytes_of_their_o
         assert (g.frames, g.audio_wav, g.sent) == (alone.frames, alone.audio_wav, alone.sent), f.name
 
 
+def test_a_stream_digest_follows_what_decoding_reads(tmp_path, clip):
+    """A remux (other file bytes, the same packets) keeps both digests; a cut changes both; a digest covers the
+    packets' side data too (the AAC priming an edit list skips is side data on the first packet)."""
+    from mmabench.adapters.media import Demuxed
+    from mmabench.media import remux
+
+    def digests(path):
+        with Demuxed(path) as d:
+            return d.digest(d.video), d.digest(d.audio)
+
+    twin, cut = tmp_path / "twin.mp4", tmp_path / "cut.mp4"
+    remux(clip, twin)
+    remux(clip, cut, 0.0, 1.0)
+    a, b, c = digests(clip), digests(twin), digests(cut)
+    assert a == b and a[0] != c[0] and a[1] != c[1]
+    with Demuxed(clip) as d:
+        sides = [s.data_type for p in d.packets[d.audio.index] for s in p.iter_sidedata()]
+    assert "skip_samples" in sides
+
+
 def test_workers_racing_on_one_stream_make_its_part_once(tmp_path, clip):
     """Two files with the same streams (one remuxed from the other: other bytes, the same packets) asked at
     once from two workers: the shard lock lets one make each part and the other read it."""
