@@ -2,8 +2,10 @@
 variant file itself — so an audio_removed variant sends its silence (or nothing, if the stream was
 dropped), never the original track. Every part is hashed and recorded per prediction.
 
-`prepare_parts` is the CPU-bound half (decode + JPEG encode): `payloads.PayloadStore` runs it once per
-(content, spec) in worker processes and keeps the result on disk in the `to_bytes` form.
+A payload is two parts, each a function of one stream: the frames of the video stream, the WAV of the audio
+stream. `Demuxed` opens a file once and digests its streams; `make_part` is the CPU-bound half (decode + JPEG
+encode, decode + resample), which `payloads.PayloadStore` runs once per (stream digest, spec) in worker
+processes, keeping each part on disk in the `to_bytes` form; `prepare_parts` is the same without a cache.
 """
 
 from __future__ import annotations
