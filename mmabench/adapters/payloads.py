@@ -10,7 +10,7 @@ concurrency 16: 15-19% of the ideal request rate on a cold run).
   audio stream alone), each keyed by its stream's digest (codec parameters + packets; `media.Demuxed`).
   Variants stream-copy their tracks from clips and from shared black/silent tracks, so files share parts:
   the demo `full` split's 72 files have 20 video and 20 audio streams, and a cold file whose parts exist
-  costs its open + demux + digest (~3 ms) instead of ~35 ms of decoding and encoding. Workers preparing
+  costs its open + demux + digest (~4 ms) instead of ~35 ms of decoding and encoding. Workers preparing
   parts of one stream at once take turns on a flock of the part's cache shard: made once, then read.
 - Workers: a process pool for the runner, forked (all workers at the first `prefetch`, which the runner
   makes before its request threads exist): up in milliseconds with everything imported; none for a run
