@@ -28,6 +28,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Optional
 
 from harness import Measure, emit, evict, machine, median
 
@@ -50,9 +51,10 @@ def child(spec: dict) -> dict:
 
     import resource
 
-    def cpu() -> tuple[float, float]:  # this process; its reaped children (the media workers, after finish)
+    def cpu() -> tuple[float, float, float]:  # this process; its reaped children (the media workers, after
+        # finish); the peer server (another process on this machine, competing for the same cores)
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+        return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime, proc_cpu(spec.get("peer_pid"))
 
     home = Path(spec["home"])
     evict([home])
@@ -68,19 +70,114 @@ def child(spec: dict) -> dict:
         out[run] = time.perf_counter() - t
         c1 = cpu()
         out[f"{run}_called"], out[f"{run}_errors"] = r.called, r.errors
-        out[f"{run}_cpu"] = [round(c1[0] - c0[0], 3), round(c1[1] - c0[1], 3)]
+        out[f"{run}_cpu"] = [round(b - a, 3) for a, b in zip(c0, c1)]
     return out
 
 
-def run_child(base: Path, tmp: Path, spec: dict) -> dict:
+def proc_cpu(pid: Optional[int]) -> float:
+    """CPU seconds (user + system) of a process so far, from /proc; 0 where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return 0.0
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def prep_profile(base: Path, tmp: Path) -> Measure:
+    """CPU ms per file of cold media preparation, in this process, one file after another over a fresh copy of
+    the workspace (media evicted, empty cache), by phase. What the eval's workers spend."""
+    import resource
+    from collections import defaultdict
+
+    from mmabench.adapters import media, payloads
+    from mmabench.db.manifest import Manifest
+
+    home = tmp / "prof"
+    shutil.copytree(base, home)
+    with Manifest(None, home) as m, m.session() as s:
+        rows = sorted({(v.path, v.sha256) for v in s.query(_variant_row()).all() if v.path})
+    evict([home])
+    spent: dict[str, float] = defaultdict(float)
+    patched = []
+
+    def wrap(mod, name: str, label: str) -> None:  # phases that exist in the measured checkout
+        f = getattr(mod, name, None)
+        if f is None:
+            return
+
+        def timed_(*a, **k):
+            t = time.thread_time()
+            try:
+                return f(*a, **k)
+            finally:
+                spent[label] += time.thread_time() - t
+
+        patched.append((mod, name, f))
+        setattr(mod, name, timed_)
+
+    demuxed = getattr(media, "Demuxed", None)
+    if demuxed is not None:
+        wrap(demuxed, "__init__", "open + demux")
+        wrap(demuxed, "digest", "stream digest")
+    for mod, name, label in [
+        (media, "sample_stream_frames", "video decode (sampled frames)"),
+        (media, "sample_video_frames", "video decode (sampled frames)"),
+        (media, "_jpegs", "scale + JPEG encode"),
+        (media, "decode_audio", "audio decode + resample"),
+        (media, "load_audio", "audio decode + resample"),
+        (media, "wav_bytes", "WAV"),
+        (payloads, "_write", "cache writes"),
+        (payloads, "_read_part", "cache reads"),
+        (payloads, "sha256_file", "file sha256"),
+    ]:
+        wrap(mod, name, label)
+    spec = media.PayloadSpec()
+    made: dict[str, int] = defaultdict(int)
+    t = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        for path, sha in rows:
+            out = payloads.load_or_prepare(str(home / "media" / path), sha, spec, str(home / "cache"))
+            for kind in out[2] if len(out) > 2 else ("frames", "audio"):
+                made[kind] += 1
+    finally:
+        for mod, name, f in patched:
+            setattr(mod, name, f)
+        shutil.rmtree(home, ignore_errors=True)
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    total = (u.ru_utime + u.ru_stime - t.ru_utime - t.ru_stime) / len(rows)
+    phases = {k: round(1000 * v / len(rows), 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}
+    return Measure(
+        "eval",
+        f"cold media prep CPU per file, {len(rows)} files (one process, sequential)",
+        1000 * total,
+        "ms",
+        detail={"ms_per_file_by_phase": phases, "parts_made": dict(made), "files": len(rows)},
+    )
+
+
+def _variant_row():
+    from mmabench.db.models import VariantRow
+
+    return VariantRow
+
+
+def run_child(base: Path, tmp: Path, spec: dict, checkout: Optional[str] = None) -> dict:
+    """One child (cold + warm) in a fresh process on a fresh copy of the workspace; `checkout`: import mmabench
+    from that folder instead (the --before comparison)."""
     home = tmp / f"h{time.monotonic_ns()}"
     shutil.copytree(base, home)
+    env = {**os.environ, "PYTHONPATH": checkout} if checkout else None
     try:
         res = subprocess.run(
             [sys.executable, __file__, "--child", json.dumps({**spec, "home": str(home)})],
             capture_output=True,
             text=True,
             check=False,
+            env=env,
         )
         if res.returncode:
             raise RuntimeError(f"bench child failed: {res.stderr[-2000:]}")
@@ -112,7 +209,9 @@ def ideal(url: str, bodies: list[bytes], concurrency: int) -> float:
             return time.perf_counter() - t
 
 
-def run(quick: bool = False) -> list[Measure]:
+def run(quick: bool = False, before: Optional[str] = None) -> list[Measure]:
+    """before: another checkout whose children run interleaved with ours and the ideal (same peer, same
+    bodies), its efficiencies in each measure's detail."""
     from mmabench.pipeline.build import build
 
     rounds = 1 if quick else 3
@@ -136,6 +235,10 @@ def run(quick: bool = False) -> list[Measure]:
                 detail={"items": n, "cold_s": [g["cold"] for g in got], "warm_s": [g["warm"] for g in got]},
             )
         )
+        try:
+            out.append(prep_profile(base, tmp))
+        except ImportError:  # a checkout from before payloads.py: no worker-side preparation to profile
+            pass
         peer = subprocess.Popen(
             [sys.executable, "-m", "tests.llmpeer", str(LATENCY)], stdout=subprocess.PIPE, text=True, cwd=PKG_ROOT
         )
@@ -145,12 +248,21 @@ def run(quick: bool = False) -> list[Measure]:
                 body(f"Which one? Options: a, b. Answer using one option. #{i}") for i in range(max(sizes.values()))
             ]
             for conc, items in sizes.items():
-                spec = {"adapter": "openai-compat", "url": url, "items": items, "concurrency": conc}
-                cold, warm, base_s, called, cpu = [], [], [], [], []
+                spec = {
+                    "adapter": "openai-compat",
+                    "url": url,
+                    "items": items,
+                    "concurrency": conc,
+                    "peer_pid": peer.pid,
+                }
+                cold, warm, base_s, called, cpu, old = [], [], [], [], [], []
+                order = ["eval", "ideal"] + (["before"] if before else [])
                 for r in range(rounds):
-                    for what in ["eval", "ideal"] if r % 2 == 0 else ["ideal", "eval"]:
+                    for what in order[r % len(order) :] + order[: r % len(order)]:  # rotated every round
                         if what == "ideal":
                             base_s.append(ideal(url, bodies[:items], conc))
+                        elif what == "before":
+                            old.append(run_child(base, tmp, spec, before))
                         else:
                             g = run_child(base, tmp, spec)
                             cold.append(g["cold"])
@@ -159,6 +271,14 @@ def run(quick: bool = False) -> list[Measure]:
                             cpu.append(g["cold_cpu"])
                 eff_cold = [100 * b / c for b, c in zip(base_s, cold)]
                 eff_warm = [100 * b / w for b, w in zip(base_s, warm)]
+                compared = {}
+                if old:
+                    compared = {
+                        "before": before,
+                        "before_cold_pct": median([100 * b / o["cold"] for b, o in zip(base_s, old)]),
+                        "before_warm_pct": median([100 * b / o["warm"] for b, o in zip(base_s, old)]),
+                        "before_cold_cpu_s": [o["cold_cpu"] for o in old],
+                    }
                 out.append(
                     Measure(
                         "eval",
@@ -175,11 +295,14 @@ def run(quick: bool = False) -> list[Measure]:
                             "ideal_s": base_s,
                             "ideal_req_s": items / median(base_s),
                             "called_errors": called,
-                            # CPU seconds of the cold run: [runner process, media workers]; over the ideal's
-                            # wall time, the cores it needs to keep up with the server (the machine has 2)
+                            # CPU seconds of the cold run: [runner process, media workers, peer server]; over
+                            # the ideal's wall time, the cores it needs to run at the ideal rate
                             "cold_cpu_s": cpu,
                             "cores_needed_at_ideal": round(sum(map(sum, cpu)) / sum(base_s), 2),
                             "cores_got": round(sum(map(sum, cpu)) / sum(cold), 2),
+                            "cores_available": cores(),
+                            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+                            **compared,
                         },
                     )
                 )
@@ -192,15 +315,28 @@ def run(quick: bool = False) -> list[Measure]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer items and one round")
+    ap.add_argument("--before", help="another checkout (a folder) measured interleaved with this one, eval only")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(json.loads(args.child))), flush=True)
         return
     before = machine()
-    measures = run(args.quick)
+    measures = run(args.quick, args.before)
     for m in measures:
         print(f"{m.name}: {json.dumps(m.detail)}")
+        if "cores_needed_at_ideal" in m.detail:
+            d = m.detail
+            print(
+                f"  -> cold needs {d['cores_needed_at_ideal']} cores at the ideal rate (runner, media workers, server "
+                f"CPU s per round: {d['cold_cpu_s']}), got {d['cores_got']}, {d['cores_available']} available; "
+                f"load {d['loadavg_after']}"
+                + (
+                    f"; before ({d['before']}): cold {d['before_cold_pct']:.1f}%, warm {d['before_warm_pct']:.1f}%"
+                    if d.get("before")
+                    else ""
+                )
+            )
     emit(measures, before)
 
 

@@ -2,25 +2,26 @@
 variant file itself — so an audio_removed variant sends its silence (or nothing, if the stream was
 dropped), never the original track. Every part is hashed and recorded per prediction.
 
-`prepare_parts` is the CPU-bound half (decode + JPEG encode): `payloads.PayloadStore` runs it once per
-(content, spec) in worker processes and keeps the result on disk in the `to_bytes` form.
+A payload is two parts, each a function of one stream: the frames of the video stream, the WAV of the audio
+stream. `Demuxed` opens a file once and digests its streams; `make_part` is the CPU-bound half (decode + JPEG
+encode, decode + resample), which `payloads.PayloadStore` runs once per (stream digest, spec) in worker
+processes, keeping each part on disk in the `to_bytes` form; `prepare_parts` is the same without a cache.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
+import struct
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional
 
 import av
 import numpy as np
 
-from mmabench.media import load_audio, sample_video_frames, wav_bytes
+from mmabench.media import decode_audio, sample_stream_frames, wav_bytes
 from mmabench.schema.ids import canonical_json
 from mmabench.version import __version__
 
@@ -57,19 +58,6 @@ class MediaParts:
     video_mp4: Optional[bytes] = None
     sent: dict = field(default_factory=dict)
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # adapter-built forms
-
-    # base64 forms, computed once per file (API adapters send the same clip for several items)
-    @cached_property
-    def frames_b64(self) -> tuple[str, ...]:
-        return tuple(base64.b64encode(f).decode() for f in self.frames)
-
-    @cached_property
-    def audio_b64(self) -> Optional[str]:
-        return None if self.audio_wav is None else base64.b64encode(self.audio_wav).decode()
-
-    @cached_property
-    def video_b64(self) -> Optional[str]:
-        return None if self.video_mp4 is None else base64.b64encode(self.video_mp4).decode()
 
     def to_bytes(self, key: str) -> bytes:
         """MAGIC, a 4-byte header length, a JSON header (key, part lengths, body sha256), the parts."""
@@ -130,32 +118,124 @@ def _sha(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()[:16]
 
 
+# An open probes no further than the header and decodes nothing ("store-nodecode" in media.writers: the
+# variants are mp4s we wrote): ~1 ms instead of ~2.5, when the open is most of what a file with shared
+# streams costs. The decoders still get everything (the frames and samples are those of a default open).
+OPEN_OPTIONS = {"analyzeduration": "1", "skip_frame": "all"}
+
+
+class Demuxed:
+    """One file open once: its first video and audio stream and their packets (demuxed, nothing decoded)."""
+
+    def __init__(self, path: str | Path):
+        self.container = av.open(str(path), options=OPEN_OPTIONS)
+        c = self.container
+        self.video = c.streams.video[0] if c.streams.video else None
+        self.audio = c.streams.audio[0] if c.streams.audio else None
+        streams = [s for s in (self.video, self.audio) if s is not None]
+        self.packets: dict[int, list] = {s.index: [] for s in streams}
+        for pkt in c.demux(streams) if streams else ():
+            if pkt.size:
+                self.packets[pkt.stream.index].append(pkt)
+
+    def __enter__(self) -> "Demuxed":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.container.close()
+
+    def digest(self, stream: Any) -> str:
+        """sha256 of all that decoding `stream` reads: codec parameters and every packet (bytes, times, flags,
+        side data). Streams stream-copied from one source (a clip, its av_swap and audio_removed variants; every
+        black or silent track of one geometry) share a digest, so their part is prepared once."""
+        cc = stream.codec_context
+        head: dict[str, Any] = {
+            "type": stream.type,
+            "codec": cc.name,
+            "time_base": str(stream.time_base),
+            "extradata": (cc.extradata or b"").hex(),
+        }
+        if stream.type == "video":
+            head.update(width=cc.width, height=cc.height, format=cc.format.name if cc.format else None)
+        else:
+            head.update(rate=cc.sample_rate, layout=cc.layout.name, format=cc.format.name if cc.format else None)
+        h = hashlib.sha256(canonical_json(head).encode())
+        none = -(1 << 63)
+        for pkt in self.packets[stream.index]:
+            flags = pkt.is_keyframe | pkt.is_discard << 1 | pkt.is_corrupt << 2
+            h.update(_TIMES.pack(_or(pkt.pts, none), _or(pkt.dts, none), pkt.duration or 0, flags, pkt.size))
+            h.update(pkt)
+            for side in pkt.iter_sidedata():  # e.g. the samples an edit list skips (AAC priming)
+                name = str(side.data_type).encode()
+                h.update(_SIDE.pack(len(name), side.data_size) + name)
+                h.update(side)
+        return h.hexdigest()
+
+
+_TIMES = struct.Struct("<qqqBq")
+_SIDE = struct.Struct("<qq")
+
+
+def _or(x: Optional[int], default: int) -> int:
+    return default if x is None else x
+
+
+# A payload is two parts, each a function of one stream (plus the spec): the frames of the video stream, the WAV
+# of the audio stream. Each is a MediaParts holding only its own fields and `sent` entries.
+PARTS = ("frames", "audio")
+
+
+def needed(spec: PayloadSpec) -> tuple[str, ...]:
+    return tuple(k for k, on in zip(PARTS, (spec.frames > 0, spec.audio)) if on)
+
+
+def part_key(kind: str, digest: str, spec: PayloadSpec) -> str:
+    what = {"part": kind, "stream": digest, **({"frames": spec.frames} if kind == "frames" else {"rate": spec.rate})}
+    how = {"prep": PREP_VERSION, "pyav": av.__version__, "mmabench": __version__}
+    return hashlib.sha256(canonical_json({**what, **how}).encode()).hexdigest()
+
+
+def part_stream(d: Demuxed, kind: str) -> Any:
+    return d.video if kind == "frames" else d.audio
+
+
+def make_part(d: Demuxed, kind: str, spec: PayloadSpec) -> MediaParts:
+    """The CPU-bound half: decode + JPEG encode (frames), decode + resample (audio)."""
+    if kind == "frames":
+        v = d.video
+        frames = _jpegs(sample_stream_frames(v, d.packets[v.index], spec.frames)) if v is not None else []
+        sha = _sha(b"".join(frames)) if frames else None
+        return MediaParts(tuple(frames), sent={"frames": len(frames), "frames_sha256": sha})
+    a = d.audio
+    if a is None:
+        return MediaParts()
+    x = decode_audio(a, d.packets[a.index], spec.rate)
+    seconds = len(x) / spec.rate
+    p = float(np.abs(x).max(initial=0.0))
+    peak = 20 * np.log10(p) if p > 0 else float("-inf")
+    wav = wav_bytes(x, spec.rate)
+    audio = {
+        "seconds": round(float(seconds), 3),
+        "peak_dbfs": round(float(peak), 1) if np.isfinite(peak) else None,
+        "sha256": _sha(wav),
+        "silent": bool(not np.isfinite(peak) or peak < -60),
+    }
+    return MediaParts((), wav, float(seconds), float(peak), sent={"audio": audio})
+
+
+def joined(got: dict[str, MediaParts]) -> MediaParts:
+    """One payload from its parts (a part not asked for, or whose stream the file lacks, is absent)."""
+    f, a = got.get("frames") or MediaParts(), got.get("audio") or MediaParts()
+    sent = {"frames": len(f.frames), "frames_sha256": f.sent.get("frames_sha256"), "audio": a.sent.get("audio")}
+    return MediaParts(f.frames, a.audio_wav, a.audio_seconds, a.audio_peak_dbfs, None, sent)
+
+
 def prepare_parts(path: str | Path, spec: PayloadSpec) -> MediaParts:
     """`spec.frames` evenly spaced frames (JPEG) and the audio resampled to mono `spec.rate` (WAV), from the
-    file itself. CPU-bound (~30 ms for a 5-s 320x240 clip): run it in a worker, not a request thread."""
-    frames: list[bytes] = []
-    if spec.frames > 0:
-        with av.open(str(path)) as c:
-            has_video = bool(c.streams.video)
-        frames = _jpegs(sample_video_frames(path, spec.frames)) if has_video else []
-    wav, seconds, peak = None, 0.0, float("-inf")
-    x = load_audio(path, spec.rate) if spec.audio else None
-    if x is not None:
-        seconds = len(x) / spec.rate
-        p = float(np.abs(x).max(initial=0.0))
-        peak = 20 * np.log10(p) if p > 0 else float("-inf")
-        wav = wav_bytes(x, spec.rate)
-    video = Path(path).read_bytes() if spec.mp4 else None
-    sent = {
-        "frames": len(frames),
-        "frames_sha256": _sha(b"".join(frames)) if frames else None,
-        "audio": None
-        if wav is None
-        else {
-            "seconds": round(float(seconds), 3),
-            "peak_dbfs": round(float(peak), 1) if np.isfinite(peak) else None,
-            "sha256": _sha(wav),
-            "silent": bool(not np.isfinite(peak) or peak < -60),
-        },
-    }
-    return MediaParts(tuple(frames), wav, float(seconds), float(peak), video, sent)
+    file itself, with no cache (`payloads` keeps each part on disk by its stream's digest). CPU-bound (~30 ms
+    for a 5-s 320x240 clip): run it in a worker, not a request thread."""
+    with Demuxed(path) as d:
+        got = {k: make_part(d, k, spec) for k in needed(spec) if part_stream(d, k) is not None}
+    parts = joined(got)
+    parts.video_mp4 = Path(path).read_bytes() if spec.mp4 else None
+    return parts

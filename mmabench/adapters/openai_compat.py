@@ -13,6 +13,7 @@ Status mapping as before: 429 and 5xx, timeouts and connection errors are transi
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -76,7 +77,8 @@ class OpenAICompatAdapter(Adapter):
         ).encode()[: -len(b"null}")]
         self._store: Optional[PayloadStore] = None
         self._store_lock = threading.Lock()
-        self.media_counts: Counter[str] = Counter()  # how payloads were had: decoded / disk / failed
+        self.media_counts: Counter[str] = Counter()  # how payloads were had: decoded / shared / disk / failed
+        self.media_made: Counter[str] = Counter()  # stream parts decoded: frames / audio
 
     def options(self) -> dict[str, Any]:
         # the media format is part of what was asked: a new PREP_VERSION is a new run and new fingerprints
@@ -104,6 +106,7 @@ class OpenAICompatAdapter(Adapter):
         if store is not None:
             store.close()
             self.media_counts.update(store.counts)
+            self.media_made.update(store.made)
 
     def store(self) -> PayloadStore:
         with self._store_lock:  # used outside the runner (the judge): prepared in the asking thread, no disk
@@ -112,24 +115,24 @@ class OpenAICompatAdapter(Adapter):
             return self._store
 
     def _media_json(self, media: MediaParts, request: Request) -> tuple[bytes, dict[str, Any]]:
-        """The media parts as a JSON list's items (with a trailing comma) and what they hold; once per file."""
+        """The media parts as a JSON list's items (with a trailing comma) and what they hold; once per file.
+        Spliced as bytes around the base64 (which never needs escaping): `json.dumps` of the same parts scans
+        and copies each multi-hundred-kB string three more times (2.4 vs 0.7 ms a file, in the request process)."""
         hit = media.memo.get("openai")
         if hit is not None:
             return hit
-        parts: list[dict] = []
+        parts: list[bytes] = []
         sent: dict[str, Any] = {}
         if self.spec.mp4:
-            parts.append({"type": "video_url", "video_url": {"url": "data:video/mp4;base64," + media.video_b64}})
+            parts.append(_part("video_url", b'{"url": "data:video/mp4;base64,', media.video_mp4 or b"", b'"}'))
             sent["video"] = {"sha256": request.media_sha256}
         else:
-            parts += [
-                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + f}} for f in media.frames_b64
-            ]
+            parts += [_part("image_url", b'{"url": "data:image/jpeg;base64,', f, b'"}') for f in media.frames]
             sent["frames"], sent["frames_sha256"] = media.sent["frames"], media.sent["frames_sha256"]
         if self.opts["send_audio"] and media.audio_wav is not None:
-            parts.append({"type": "input_audio", "input_audio": {"data": media.audio_b64, "format": "wav"}})
+            parts.append(_part("input_audio", b'{"data": "', media.audio_wav, b'", "format": "wav"}'))
             sent["audio"] = media.sent["audio"]
-        out = (b"".join(json.dumps(p).encode() + b"," for p in parts), sent)
+        out = (b"".join(parts), sent)
         media.memo["openai"] = out
         return out
 
@@ -143,7 +146,7 @@ class OpenAICompatAdapter(Adapter):
             )
             sent.update(what)
         text = json.dumps({"type": "text", "text": request.item.prompt}).encode()
-        return self._head + b'[{"role":"user","content":[' + media + text + b"]}]}", sent
+        return b"".join((self._head, b'[{"role":"user","content":[', media, text, b"]}]}")), sent
 
     def generate(self, request: Request) -> Response:
         body, sent = self.body(request)
@@ -163,6 +166,12 @@ class OpenAICompatAdapter(Adapter):
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
             raise PermanentError(f"unreadable response ({type(e).__name__}): {r.text[:200]}") from e
         return Response(text, sent, usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+
+def _part(kind: str, head: bytes, data: bytes, tail: bytes) -> bytes:
+    """`json.dumps({"type": kind, kind: {...}}) + ","` for an object whose one string value is `head`'s
+    prefix + base64(data): the same bytes, built without re-encoding the base64."""
+    return b'{"type": "%s", "%s": %s%s%s},' % (kind.encode(), kind.encode(), head, base64.b64encode(data), tail)
 
 
 class TextOnlyAdapter(OpenAICompatAdapter):

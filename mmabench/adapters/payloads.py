@@ -5,42 +5,57 @@ Why: decoding and JPEG-encoding in request threads (~30 ms CPU a file) held the 
 with no single-flight the items of one file decoded it several times over (146 decodes for 72 files at
 concurrency 16: 15-19% of the ideal request rate on a cold run).
 
-- Single-flight: every ask for one payload shares one Future; a run decodes each file at most once.
+- Single-flight: every ask for one payload shares one Future; a run prepares each file at most once.
+- Per stream: a payload is a frames part (a function of the video stream alone) and an audio part (of the
+  audio stream alone), each keyed by its stream's digest (codec parameters + packets; `media.Demuxed`).
+  Variants stream-copy their tracks from clips and from shared black/silent tracks, so files share parts:
+  the demo `full` split's 72 files have 20 video and 20 audio streams, and a cold file whose parts exist
+  costs its open + demux + digest (~4 ms) instead of ~35 ms of decoding and encoding. Workers preparing
+  parts of one stream at once take turns on a flock of the part's cache shard: made once, then read.
 - Workers: a process pool for the runner, forked (all workers at the first `prefetch`, which the runner
   makes before its request threads exist): up in milliseconds with everything imported; none for a run
   with nothing to prepare. Without one (a store made on demand, from whatever thread asks, or
   a platform without a safe fork) preparation runs in the asking thread, still single-flight: forking a busy
   threaded process is not safe, and spawn/forkserver re-import the caller's main module (a script without a
   `__main__` guard breaks).
-- Disk: `<cache>/<k[:2]>/<k>.payload`, k = sha256(file sha256, spec, PREP_VERSION). Written to a temp name
-  then renamed (no fsync: a torn file fails its hash and is prepared again); read back only when complete
-  and intact. A file whose bytes do not match the sha256 it was asked under is prepared but not cached.
+- Disk: parts at `<cache>/<k[:2]>/<k>.payload`, k = sha256(part kind, stream digest, spec, PREP_VERSION), and
+  per file an index `<f>.streams` (f = sha256(file sha256, spec, PREP_VERSION): its parts' keys), so a warm
+  run opens no media. Written to a temp name then renamed (no fsync: a torn part fails its hash and is made
+  again); read back only when complete and intact. Parts are keyed by the bytes read, so always right; a
+  file whose bytes do not match the sha256 it was asked under gets no index.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import multiprocessing as mp
 import os
 import signal
 import sys
 import threading
 import time
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: racing workers may make a part twice, never a wrong one
+    fcntl = None  # type: ignore[assignment]
 from collections import Counter, OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
-from mmabench.adapters.media import MediaParts, PayloadSpec, prepare_parts
+from mmabench.adapters.media import Demuxed, MediaParts, PayloadSpec, joined, make_part, needed, part_key, part_stream
 from mmabench.logs import get_logger
 from mmabench.media import sha256_file, sweep_partials
 
 log = get_logger(__name__)
 
 
-def cache_file(cache_dir: str | Path, key: str) -> Path:
-    return Path(cache_dir) / key[:2] / f"{key}.payload"
+def cache_file(cache_dir: str | Path, key: str, suffix: str = ".payload") -> Path:
+    return Path(cache_dir) / key[:2] / f"{key}{suffix}"
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -55,24 +70,91 @@ def _write(path: Path, data: bytes) -> None:
         log.debug("payload not cached: %s", e)
 
 
-def load_or_prepare(path: str, sha: str, spec: PayloadSpec, cache_dir: Optional[str]) -> tuple[MediaParts, str]:
-    """In a worker: (parts, "disk") from an intact cache file, else (parts, "decoded")."""
-    key = spec.key(sha)
-    file = cache_file(cache_dir, key) if cache_dir else None
-    parts = None
-    if file is not None:
-        try:
-            parts = MediaParts.from_bytes(file.read_bytes(), key)
-        except OSError:
-            parts = None
-    how = "disk"
-    if parts is None:
-        parts, how = prepare_parts(path, PayloadSpec(spec.frames, spec.audio, spec.rate)), "decoded"
-        if file is not None and sha256_file(path) == sha:
-            _write(file, parts.to_bytes(key))
+def _read_part(root: Path, key: str) -> Optional[MediaParts]:
+    try:
+        return MediaParts.from_bytes(cache_file(root, key).read_bytes(), key)
+    except OSError:
+        return None
+
+
+def _read_index(file: Path, spec: PayloadSpec) -> Optional[dict[str, Optional[str]]]:
+    """{part kind: part key, or None where the file lacks that stream} for every part `spec` needs, or None."""
+    try:
+        got = json.loads(file.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(got, dict) and set(got) == set(needed(spec))
+    return got if ok and all(v is None or isinstance(v, str) and len(v) == 64 for v in got.values()) else None
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive flock on a cache shard's folder: the workers (and concurrent runs) sharing one cache make
+    each part once; the loser of a race waits, then reads the winner's file. Unlocked where that cannot be."""
+    fd = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if fcntl is not None:
+            fd = os.open(folder, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:  # a read-only cache: nothing will be kept either
+        pass
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
+def _part(root: Optional[Path], key: str, make: Callable[[], MediaParts]) -> tuple[MediaParts, bool]:
+    """(the part, whether it was made here): read from the cache, else made and kept, single-flight."""
+    if root is None:
+        return make(), True
+    file = cache_file(root, key)
+    with _locked(file.parent):
+        got = _read_part(root, key)
+        if got is not None:
+            return got, False
+        got = make()
+        _write(file, got.to_bytes(key))
+        return got, True
+
+
+def load_or_prepare(
+    path: str, sha: str, spec: PayloadSpec, cache_dir: Optional[str]
+) -> tuple[MediaParts, str, tuple[str, ...]]:
+    """In a worker: (parts, how, the part kinds made here). how: "disk" (this file's index and parts read back),
+    "shared" (parts other files with the same streams had prepared), "decoded" (some part made here)."""
+    root = Path(cache_dir) if cache_dir else None
+    index = cache_file(root, spec.key(sha), ".streams") if root else None
+    keys = _read_index(index, spec) if index else None
+    got: dict[str, MediaParts] = {}
+    for kind, key in (keys or {}).items():
+        part = _read_part(root, key) if root and key else None
+        if key and part is None:
+            got, keys = {}, None  # a part gone or damaged: demux and look again
+            break
+        if part is not None:
+            got[kind] = part
+    how, made = "disk", []
+    if keys is None:
+        keys = {}
+        with Demuxed(path) as d:
+            for kind in needed(spec):
+                stream = part_stream(d, kind)
+                if stream is None:
+                    keys[kind] = None
+                    continue
+                keys[kind] = key = part_key(kind, d.digest(stream), spec)
+                got[kind], fresh = _part(root, key, functools.partial(make_part, d, kind, spec))
+                made += [kind] if fresh else []
+        how = "decoded" if made else "shared"
+        if index is not None and sha256_file(path) == sha:  # the index is about content `sha`; the parts are
+            _write(index, json.dumps(keys).encode())  # keyed by what was read, so always right
+    parts = joined(got)
     if spec.mp4:
         parts.video_mp4 = Path(path).read_bytes()
-    return parts, how
+    return parts, how, tuple(made)
 
 
 def _worker_init(parent: int) -> None:
@@ -99,6 +181,7 @@ class PayloadStore:
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.workers, self.keep = workers if can_fork() else 0, keep
         self.counts: Counter[str] = Counter()
+        self.made: Counter[str] = Counter()  # stream parts made (decoded) here, by kind: "frames", "audio"
         self._live: OrderedDict[tuple[str, PayloadSpec], Future] = OrderedDict()
         self._lock = threading.Lock()
         self._pool: Optional[ProcessPoolExecutor] = None
@@ -143,8 +226,7 @@ class PayloadStore:
         return fut
 
     def get(self, path: str | Path, sha: Optional[str], spec: PayloadSpec) -> MediaParts:
-        parts, _ = self.prefetch(path, sha, spec).result()
-        return parts
+        return self.prefetch(path, sha, spec).result()[0]
 
     def _settled(self, key: tuple[str, PayloadSpec], fut: Future) -> None:
         with self._lock:
@@ -156,6 +238,7 @@ class PayloadStore:
                     del self._live[key]
             else:
                 how = "failed" if fut.exception() else fut.result()[1]
+                self.made.update(() if fut.exception() else fut.result()[2])
             self.counts[how] += 1
 
     def _trim(self) -> None:

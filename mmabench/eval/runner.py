@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mmabench.adapters import Adapter, PermanentError, Request, TransientError, adapters
 from mmabench.db.bulk import write_predictions
@@ -50,11 +50,12 @@ class RunReport:
     seconds: float = 0.0
 
 
-def fingerprint(adapter: Adapter, item: Item, media_sha256: Optional[str]) -> str:
+def fingerprint(adapter: Adapter, item: Item, media_sha256: Optional[str], options: Optional[dict] = None) -> str:
+    """options: `adapter.options()`, when the caller has it already (a run computes it once, not per item)."""
     payload = {
         "adapter": adapter.name,
         "model": adapter.model,
-        "options": adapter.options(),
+        "options": adapter.options() if options is None else options,
         "prompt": item.prompt,
         "choices": item.options,
         "media": media_sha256,
@@ -189,7 +190,8 @@ def evaluate(
             }
         todo = [i for i in items if i.id not in done]
         report.planned = len(todo)
-        fps = {i.id: fingerprint(adapter, i, media[i.variant_id][1]) for i in todo}
+        opts = adapter.options()
+        fps = {i.id: fingerprint(adapter, i, media[i.variant_id][1], opts) for i in todo}
         cache: dict[str, Any] = {}
         if adapter.deterministic and fps:
             with m.session() as s:
@@ -319,7 +321,11 @@ def evaluate(
         report.seconds = time.perf_counter() - t0
         with m.session() as s, s.begin():
             run = s.get(RunRow, run_id)
-            n_ok = s.query(PredictionRow).filter(PredictionRow.run_id == run_id, PredictionRow.error.is_(None)).count()
+            n_ok = s.scalar(  # a Core count: 1.3 ms to compile in a fresh process, the ORM .count() 7 ms
+                select(func.count())
+                .select_from(PredictionRow)
+                .where(PredictionRow.run_id == run_id, PredictionRow.error.is_(None))
+            )
             run.status = "finished" if n_ok == len(items) else "incomplete"
             run.counts = {
                 "items": len(items),

@@ -7,7 +7,16 @@ Every writer goes through `atomic_output`: temp name, fsync (skipped for re-make
 killed build leaves no half file.
 """
 
-from mmabench.media.decode import DECODE_THREADS, crop_frame, load_audio, sample_frames, sample_video_frames, wav_bytes
+from mmabench.media.decode import (
+    DECODE_THREADS,
+    crop_frame,
+    decode_audio,
+    load_audio,
+    sample_frames,
+    sample_stream_frames,
+    sample_video_frames,
+    wav_bytes,
+)
 from mmabench.media.files import (
     MUX_OPTIONS,
     MediaError,
@@ -40,12 +49,14 @@ __all__ = [
     "audio_peak_dbfs",
     "black_video",
     "crop_frame",
+    "decode_audio",
     "load_audio",
     "normalize",
     "probe",
     "remove_audio",
     "remux",
     "sample_frames",
+    "sample_stream_frames",
     "sample_video_frames",
     "scratch_prefix",
     "sha256_file",

@@ -27,45 +27,50 @@ def sample_video_frames(path: str | Path, n: int) -> list:
     10-s clip), and keeping every frame would hold the whole clip in memory."""
     with av.open(str(path)) as c:
         v = c.streams.video[0]
-        # one decoder thread: parallelism comes from decoding several clips at once, and FFmpeg's default
-        # (a thread per core, per decoder) oversubscribes a machine running many decode workers
-        v.codec_context.thread_count = DECODE_THREADS
-        packets = [p for p in c.demux(v) if p.size]
-        pts = sorted(p.pts for p in packets if p.pts is not None)
-        total = len(packets)
-        want = np.linspace(0, max(total - 1, 0), n).round().astype(int)
-        index = {t: i for i, t in enumerate(pts)}
-        dense = _dense_keyframes(packets, index, want, total / max(n, 1)) if len(pts) == total else None
-        if dense is not None:
-            keys, nearest = dense
-            frames = [f for p in keys for f in v.codec_context.decode(p)] + list(v.codec_context.decode(None))
-            by_pts = {f.pts: f for f in frames}
-            out = [by_pts[pts[i]] for i in nearest if pts[i] in by_pts]
-            if len(out) == n:
-                return out
-            v.codec_context.flush_buffers()
-        if len(pts) == total and total:
-            # frames nothing refers to (most B-frames) are not decoded; each sample takes the nearest decoded
-            # frame (measured: 35 -> 21 ms for 8 of 125 frames, at most one frame off)
-            v.codec_context.skip_frame = "NONREF"
-            best: list = [None] * n
-            for f in (f for p in packets + [None] for f in v.codec_context.decode(p)):
-                i = index.get(f.pts)
-                for k, w in enumerate(want if i is not None else ()):
-                    if best[k] is None or abs(i - w) < abs(index[best[k].pts] - w):
-                        best[k] = f
-            if all(f is not None and abs(index[f.pts] - w) <= 2 for f, w in zip(best, want)):
-                return best
-            v.codec_context.flush_buffers()
-            v.codec_context.skip_frame = "DEFAULT"
-        wanted, out, last = set(want.tolist()), [], None
-        frames = (f for p in packets + [None] for f in v.codec_context.decode(p))
-        for i, frame in enumerate(frames):
-            last = frame
-            if i in wanted:
-                out.append(frame)
-        while len(out) < n and last is not None:  # stream shorter than its header said
-            out.append(last)
+        return sample_stream_frames(v, [p for p in c.demux(v) if p.size], n)
+
+
+def sample_stream_frames(v: av.video.stream.VideoStream, packets: list, n: int) -> list:
+    """`sample_video_frames` on a video stream whose packets (non-empty, in file order) were demuxed already:
+    a caller that reads several streams of one file demuxes it once."""
+    # one decoder thread: parallelism comes from decoding several clips at once, and FFmpeg's default
+    # (a thread per core, per decoder) oversubscribes a machine running many decode workers
+    v.codec_context.thread_count = DECODE_THREADS
+    pts = sorted(p.pts for p in packets if p.pts is not None)
+    total = len(packets)
+    want = np.linspace(0, max(total - 1, 0), n).round().astype(int)
+    index = {t: i for i, t in enumerate(pts)}
+    dense = _dense_keyframes(packets, index, want, total / max(n, 1)) if len(pts) == total else None
+    if dense is not None:
+        keys, nearest = dense
+        frames = [f for p in keys for f in v.codec_context.decode(p)] + list(v.codec_context.decode(None))
+        by_pts = {f.pts: f for f in frames}
+        out = [by_pts[pts[i]] for i in nearest if pts[i] in by_pts]
+        if len(out) == n:
+            return out
+        v.codec_context.flush_buffers()
+    if len(pts) == total and total:
+        # frames nothing refers to (most B-frames) are not decoded; each sample takes the nearest decoded
+        # frame (measured: 35 -> 21 ms for 8 of 125 frames, at most one frame off)
+        v.codec_context.skip_frame = "NONREF"
+        best: list = [None] * n
+        for f in (f for p in packets + [None] for f in v.codec_context.decode(p)):
+            i = index.get(f.pts)
+            for k, w in enumerate(want if i is not None else ()):
+                if best[k] is None or abs(i - w) < abs(index[best[k].pts] - w):
+                    best[k] = f
+        if all(f is not None and abs(index[f.pts] - w) <= 2 for f, w in zip(best, want)):
+            return best
+        v.codec_context.flush_buffers()
+        v.codec_context.skip_frame = "DEFAULT"
+    wanted, out, last = set(want.tolist()), [], None
+    frames = (f for p in packets + [None] for f in v.codec_context.decode(p))
+    for i, frame in enumerate(frames):
+        last = frame
+        if i in wanted:
+            out.append(frame)
+    while len(out) < n and last is not None:  # stream shorter than its header said
+        out.append(last)
     return out[:n]
 
 
@@ -98,18 +103,23 @@ def load_audio(path: str | Path, rate: int = 16000) -> Optional[np.ndarray]:
         if not c.streams.audio:
             return None
         stream = c.streams.audio[0]
-        src, planes, to_float = 0, None, None
-        for frame in c.decode(stream):
-            src = src or frame.sample_rate
-            if frame.format.name not in ("fltp", "flt"):
-                to_float = to_float or av.AudioResampler(format="fltp", layout=frame.layout, rate=frame.sample_rate)
-                for f in to_float.resample(frame):
-                    planes = _append(planes, f)
-            else:
-                planes = _append(planes, frame)
-        if to_float is not None:
-            for f in to_float.resample(None):
+        return decode_audio(stream, [p for p in c.demux(stream) if p.size], rate)
+
+
+def decode_audio(stream: av.audio.stream.AudioStream, packets: list, rate: int = 16000) -> np.ndarray:
+    """`load_audio` on an audio stream whose packets (non-empty, in file order) were demuxed already."""
+    src, planes, to_float = 0, None, None
+    for frame in (f for p in packets + [None] for f in stream.codec_context.decode(p)):
+        src = src or frame.sample_rate
+        if frame.format.name not in ("fltp", "flt"):
+            to_float = to_float or av.AudioResampler(format="fltp", layout=frame.layout, rate=frame.sample_rate)
+            for f in to_float.resample(frame):
                 planes = _append(planes, f)
+        else:
+            planes = _append(planes, frame)
+    if to_float is not None:
+        for f in to_float.resample(None):
+            planes = _append(planes, f)
     if planes is None:
         return np.zeros(0, np.float32)
     x = _mono(planes)

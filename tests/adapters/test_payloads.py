@@ -1,11 +1,14 @@
-"""Media payloads: prepared once (single-flight) in worker processes, kept on disk by content, never served
-from a partial or corrupt cache file; the bytes are the ones the old path sent, except the JPEGs, whose
-format changed on purpose (PREP_VERSION 2: one encoder per file at a fixed quantiser)."""
+"""Media payloads: prepared once (single-flight) in worker processes, kept on disk per stream by content (files
+whose streams are copies share their parts), never served from a partial or corrupt cache file; the bytes
+are the ones the old path sent, except the JPEGs, whose format changed on purpose (PREP_VERSION 2: one
+encoder per file at a fixed quantiser)."""
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import av
 import numpy as np
@@ -34,6 +37,10 @@ def _store(tmp_path, **kw):
     return PayloadStore(tmp_path / "cache", workers=2, **kw)
 
 
+def _files(tmp_path, suffix: str) -> list[Path]:
+    return sorted((tmp_path / "cache").rglob(f"*{suffix}"))
+
+
 def test_concurrent_asks_for_one_file_prepare_it_once(tmp_path, clip):
     store = _store(tmp_path)
     sha = sha256_file(clip)
@@ -50,10 +57,12 @@ def test_concurrent_asks_for_one_file_prepare_it_once(tmp_path, clip):
     for t in threads:
         t.join()
     store.close()
-    assert store.counts == {"decoded": 1}
+    assert store.counts == {"decoded": 1} and store.made == {"frames": 1, "audio": 1}
     assert len(got) == 12 and all(g is got[0] for g in got)  # one Future, one result object
     assert len(got[0].frames) == 4 and got[0].audio_wav is not None
-    assert [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()] == [f"{SPEC.key(sha)}.payload"]
+    # the file's index (its parts' keys) and one part per stream
+    assert [p.name for p in _files(tmp_path, ".streams")] == [f"{SPEC.key(sha)}.streams"]
+    assert len(_files(tmp_path, ".payload")) == 2
 
 
 def test_the_disk_cache_survives_a_new_process_and_is_keyed_by_content(tmp_path, clip):
@@ -78,13 +87,78 @@ def test_the_disk_cache_survives_a_new_process_and_is_keyed_by_content(tmp_path,
     assert [bytes.fromhex(f) for f in out["frames"]] == list(first.frames) and bytes.fromhex(
         out["wav"]
     ) == first.audio_wav
-    # other bytes at the same path: another key, prepared again (the old entry stays for the old content)
+    # other bytes at the same path (the same pictures, another tone): another file key; its video stream is the
+    # same, so only the audio part is made (the old entries stay for the old content)
     make_clip(clip, seconds=2.0, size=(96, 64), freq=880.0)
     store = _store(tmp_path)
     again = store.get(clip, sha256_file(clip), SPEC)
     store.close()
-    assert store.counts == {"decoded": 1} and again.audio_wav != first.audio_wav
-    assert len(list((tmp_path / "cache").rglob("*.payload"))) == 2
+    assert store.counts == {"decoded": 1} and store.made == {"audio": 1}
+    assert again.audio_wav != first.audio_wav and again.frames == first.frames
+    assert len(_files(tmp_path, ".streams")) == 2 and len(_files(tmp_path, ".payload")) == 3
+
+
+def test_variants_that_copy_a_stream_share_its_part_and_get_the_bytes_of_their_own_decode(tmp_path):
+    """av_swap copies its video from one clip and its audio from another, remove_audio copies the video and
+    takes a shared silent track: their parts are the clips' (and the silence's), byte for byte what decoding
+    the variant itself gives."""
+    from mmabench.media import remove_audio, swap_audio
+
+    a = make_clip(tmp_path / "a.mp4", seconds=2.0, size=(96, 64), freq=440.0)
+    b = make_clip(tmp_path / "b.mp4", seconds=2.0, size=(96, 64), freq=660.0, gop=5)
+    swap, quiet, quiet2 = tmp_path / "swap.mp4", tmp_path / "quiet.mp4", tmp_path / "quiet2.mp4"
+    swap_audio(a, b, swap)
+    remove_audio(a, quiet, tracks=tmp_path / "tracks")
+    remove_audio(b, quiet2, tracks=tmp_path / "tracks")
+    files = [a, b, swap, quiet, quiet2]
+    assert len({sha256_file(f) for f in files}) == 5
+    store = PayloadStore(tmp_path / "cache", workers=1)  # one worker: the order below is the order of work
+    got = [store.get(f, sha256_file(f), SPEC) for f in files]
+    store.close()
+    # a, b: both parts made; swap: nothing; quiet: the silence; quiet2: nothing (b's video, the same silence)
+    assert store.counts == {"decoded": 3, "shared": 2} and store.made == {"frames": 2, "audio": 3}
+    assert got[2].frames == got[0].frames and got[2].audio_wav == got[1].audio_wav
+    assert got[3].frames == got[0].frames and got[3].sent["audio"]["silent"] and got[4].audio_wav == got[3].audio_wav
+    for f, g in zip(files, got):
+        alone = prepare_parts(f, SPEC)
+        assert (g.frames, g.audio_wav, g.sent) == (alone.frames, alone.audio_wav, alone.sent), f.name
+
+
+def test_a_stream_digest_follows_what_decoding_reads(tmp_path, clip):
+    """A remux (other file bytes, the same packets) keeps both digests; a cut changes both; a digest covers the
+    packets' side data too (the AAC priming an edit list skips is side data on the first packet)."""
+    from mmabench.adapters.media import Demuxed
+    from mmabench.media import remux
+
+    def digests(path):
+        with Demuxed(path) as d:
+            return d.digest(d.video), d.digest(d.audio)
+
+    twin, cut = tmp_path / "twin.mp4", tmp_path / "cut.mp4"
+    remux(clip, twin)
+    remux(clip, cut, 0.0, 1.0)
+    a, b, c = digests(clip), digests(twin), digests(cut)
+    assert a == b and a[0] != c[0] and a[1] != c[1]
+    with Demuxed(clip) as d:
+        sides = [s.data_type for p in d.packets[d.audio.index] for s in p.iter_sidedata()]
+    assert "skip_samples" in sides
+
+
+def test_workers_racing_on_one_stream_make_its_part_once(tmp_path, clip):
+    """Two files with the same streams (one remuxed from the other: other bytes, the same packets) asked at
+    once from two workers: the shard lock lets one make each part and the other read it."""
+    from mmabench.media import remux
+
+    twin = tmp_path / "twin.mp4"
+    remux(clip, twin)
+    assert sha256_file(twin) != sha256_file(clip)
+    for _ in range(3):
+        shutil.rmtree(tmp_path / "cache", ignore_errors=True)
+        store = _store(tmp_path)
+        futs = [store.prefetch(f, None, SPEC) for f in (clip, twin)]
+        (p1, _, _), (p2, _, _) = (f.result() for f in futs)
+        store.close()
+        assert store.made == {"frames": 1, "audio": 1} and (p1.frames, p1.audio_wav) == (p2.frames, p2.audio_wav)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped", "other_key", "empty"])
@@ -93,7 +167,9 @@ def test_a_partial_or_corrupt_cache_file_is_not_served(tmp_path, clip, damage):
     store = _store(tmp_path)
     good = store.get(clip, sha, SPEC)
     store.close()
-    f = cache_file(tmp_path / "cache", SPEC.key(sha))
+    index = cache_file(tmp_path / "cache", SPEC.key(sha), ".streams")
+    key = json.loads(index.read_text())["audio"]
+    f = cache_file(tmp_path / "cache", key)
     data = f.read_bytes()
     if damage == "truncated":
         f.write_bytes(data[: len(data) * 2 // 3])
@@ -107,16 +183,38 @@ def test_a_partial_or_corrupt_cache_file_is_not_served(tmp_path, clip, damage):
     store = _store(tmp_path)
     got = store.get(clip, sha, SPEC)
     store.close()
-    assert store.counts == {"decoded": 1}
+    assert store.counts == {"decoded": 1} and store.made == {"audio": 1}  # the intact frames part is read back
     assert got.frames == good.frames and got.audio_wav == good.audio_wav and got.sent == good.sent
-    assert MediaParts.from_bytes(f.read_bytes(), SPEC.key(sha)) is not None  # rewritten whole
+    assert MediaParts.from_bytes(f.read_bytes(), key) is not None  # rewritten whole
 
 
-def test_a_file_that_is_not_the_content_it_was_asked_under_is_not_cached(tmp_path, clip):
+@pytest.mark.parametrize("damage", ["truncated", "wrong_kinds", "empty"])
+def test_a_damaged_index_is_rebuilt_from_the_parts(tmp_path, clip, damage):
+    sha = sha256_file(clip)
+    store = _store(tmp_path)
+    good = store.get(clip, sha, SPEC)
+    store.close()
+    index = cache_file(tmp_path / "cache", SPEC.key(sha), ".streams")
+    text = index.read_text()
+    index.write_text({"truncated": text[:-5], "wrong_kinds": '{"frames": null}', "empty": ""}[damage])
+    store = _store(tmp_path)
+    got = store.get(clip, sha, SPEC)
+    store.close()
+    assert store.counts == {"shared": 1} and not store.made  # demuxed again; both parts read back
+    assert (got.frames, got.audio_wav, got.sent) == (good.frames, good.audio_wav, good.sent)
+    assert index.read_text() == text
+
+
+def test_a_file_that_is_not_the_content_it_was_asked_under_gets_no_index(tmp_path, clip):
     store = _store(tmp_path)
     parts = store.get(clip, "0" * 64, SPEC)  # the manifest's sha256 does not match the bytes on disk
     store.close()
-    assert len(parts.frames) == 4 and not list((tmp_path / "cache").rglob("*.payload"))
+    assert len(parts.frames) == 4 and not _files(tmp_path, ".streams")
+    # its parts are keyed by what was read, so they are kept and serve the file under its true sha256
+    store = _store(tmp_path)
+    again = store.get(clip, sha256_file(clip), SPEC)
+    store.close()
+    assert store.counts == {"shared": 1} and again.frames == parts.frames
 
 
 def _item(modality: Modality, prompt: str, options: list[str], answer: str) -> Item:
@@ -181,6 +279,23 @@ def test_the_adapter_posts_the_prepared_parts(tmp_path, clip):
     assert parts[5] == {"type": "text", "text": 'Say "hi"'} and len(parts) == 6
     assert sent["frames"] == 4 and sent["audio"] == want.sent["audio"]
     assert adapter.media_counts == {"decoded": 1}
+
+
+@pytest.mark.parametrize("mode", ["frames", "url"])
+def test_the_media_json_is_byte_for_byte_json_dumps_of_the_parts(tmp_path, clip, mode):
+    """The body's media is spliced as bytes around the base64, not built with json.dumps: the same bytes."""
+    import base64
+
+    adapter = OpenAICompatAdapter("m", base_url="http://127.0.0.1:9/v1", frames=3, video_mode=mode)
+    req = Request(_item(Modality.visual, "Which?", ["a", "b"], "a"), clip, sha256_file(clip))
+    parts = prepare_parts(clip, adapter.spec)
+    media, _ = adapter._media_json(parts, req)
+    b64 = lambda b: base64.b64encode(b).decode()
+    want = [{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + b64(f)}} for f in parts.frames]
+    if mode == "url":
+        want = [{"type": "video_url", "video_url": {"url": "data:video/mp4;base64," + b64(clip.read_bytes())}}]
+    want.append({"type": "input_audio", "input_audio": {"data": b64(parts.audio_wav), "format": "wav"}})
+    assert media == b"".join(json.dumps(p).encode() + b"," for p in want)
 
 
 def test_without_the_runner_media_is_prepared_once_in_the_asking_threads(clip):
