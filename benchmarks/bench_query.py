@@ -367,7 +367,8 @@ def report_measures(
         cold=wall, detail={"wall": cold},
     )  # fmt: skip
     for m in (metrics, whole):
-        print(f"  {m.name}: {m.value:.3f} s (warm {w:.3f} s); {m.baseline}", flush=True)
+        warm_note = f" (warm {m.warm:.3f} s)" if m.warm is not None else ""
+        print(f"  {m.name}: {m.value:.3f} s{warm_note}; {m.baseline}", flush=True)
     return [metrics, whole]
 
 
