@@ -5,8 +5,8 @@ Same semantics as `upsert(..., update=all but the key and created_at)`: a (run, 
 replaced, inside the caller's transaction (a kill loses the batch, never half of it). The INSERT also copies
 each item's condition and prompted modality onto the row (migration 0006), and what it is scored against: the
 item's answer and whether the parsed answer names the video's / the audio's class (0007), so the accuracy query
-and the report need no join. Measured by benchmarks/bench_query.py against the executemany upsert this replaces (1.4-2.4x on a
-loaded machine); what remains is PostgreSQL's per-row foreign-key checks and index upkeep.
+and the report need no join. Measured by benchmarks/bench_query.py against the executemany upsert this replaces
+(1.4-2.4x on a loaded machine); what remains is PostgreSQL's per-row foreign-key checks and index upkeep.
 """
 
 from __future__ import annotations
