@@ -427,9 +427,10 @@ def test_folder_start_after_end_and_unknown_classes_are_reasons(cwd):
     make_clip(cwd / "clips" / "a.mp4", seconds=3)
     make_clip(cwd / "clips" / "b.mp4", seconds=3)
     (cwd / "labels.csv").write_text("path,label,start,end\na.mp4,Dog,2,1\nb.mp4,Robot dog,,\n")
-    res = run("mmabench ingest folder clips/ --labels labels.csv --no-progress")
+    res = run("mmabench ingest folder clips/ --labels labels.csv --no-progress", code=1)  # both rows refused
     out = " ".join(res.output.split())
     assert "start after end" in out and "part.mp4" not in out and "--allow-new-classes" in out
+    assert "nothing was ingested: all 2 input rows were refused" in res.stderr
     res = run("mmabench ingest folder clips/ --labels labels.csv --allow-new-classes --no-progress")
     assert "ok=1" in res.output
 
