@@ -1,5 +1,5 @@
-"""Manifest speed on SQLite and PostgreSQL: per-condition accuracy (`mmabench query --file run_accuracy`) over
-1M predictions (5 runs x 200k items; --quick: 100k), and prediction inserts.
+"""Manifest speed on SQLite and PostgreSQL: per-condition accuracy (`mmabench query --file run_accuracy`) and
+`mmabench report` over 1M predictions (5 runs x 200k items; --quick: 100k), and prediction inserts.
 
     python benchmarks/bench_query.py [--quick]
 
@@ -7,6 +7,10 @@
   connection each call) and through the CLI in a fresh process; baseline, interleaved: the old five-table join
   (predictions_flat) on the same manifest. Cold: SQLite file dropped from the page cache; PostgreSQL server
   restarted and its files dropped from the page cache. Warm: the same call repeated.
+- Report: its metrics (`load_scores`: SQL counts, eval/aggregate.py) cold, as the first call in a fresh process
+  after the same cold start, and warm, repeated in one process; baseline, interleaved: the old row path (every
+  row of predictions_flat through score_rows, a 1000-draw row bootstrap per cell). Goal < 1 s, as the query's.
+  Also the whole report (make_report: tables, 5 charts, md + html) in that fresh process, wall, both paths.
 - Inserts: 20k new predictions per call (10k with --quick) into that manifest through db/bulk.py (COPY on
   PostgreSQL) vs the old path, `upsert()` executemany as eval/runner.py did, interleaved. Cold: the first call
   of each path on a fresh engine.
@@ -67,11 +71,13 @@ def hid(*parts: object) -> str:
 
 
 # --- the synthetic manifest -------------------------------------------------------------------------------
-def synthetic(n_items: int, cell_columns: bool):
-    """Rows per table: clips, variants, items, runs, predictions (5 runs x n_items, 5% errors)."""
+def synthetic(n_items: int, cell_columns: bool, report_columns: bool = False):
+    """Rows per table: clips, variants, items, runs, predictions (5 runs x n_items, 5% errors). The predictions
+    carry the denormalised columns the schema has: the cell (0006), answer and follows flags (0007)."""
     rnd = random.Random(0)
     clips = [(hid("clip", k), CLASSES[k % 6]) for k in range(600)]
     variants, items = [], []
+    labels: dict[str, tuple[str, str | None]] = {}  # item -> (video clip's class, audio clip's class)
     for v in range(n_items // 2):
         cond = CONDITIONS[v % 6]
         vc = clips[rnd.randrange(600)]
@@ -81,6 +87,7 @@ def synthetic(n_items: int, cell_columns: bool):
         for mod in ("visual", "audio"):
             truth = vc[1] if mod == "visual" else (ac[1] if ac else NONE)
             items.append((hid("item", v, mod), vid, cond, mod, truth))
+            labels[items[-1][0]] = (vc[1], ac[1] if ac else None)
     runs = [(hid("run", r), f"model-{r}") for r in range(RUNS)]
 
     def predictions():
@@ -93,6 +100,8 @@ def synthetic(n_items: int, cell_columns: bool):
                     parsed = truth if roll < 0.4 + 0.1 * r else NONE if roll > 0.95 else rnd.choice(CLASSES)
                     status = "unparsed" if 0.9 < roll < 0.93 else "exact"
                     row = (run, iid, parsed, status, parsed == truth, parsed == NONE, None)
+                if report_columns:  # what db/bulk.py writes: the answer, NULL-safe "parsed names this clip's class"
+                    row += (truth, row[2] == labels[iid][0], row[2] == labels[iid][1])
                 yield row + ((cond, mod) if cell_columns else ())
 
     return clips, variants, items, runs, predictions
@@ -101,21 +110,31 @@ def synthetic(n_items: int, cell_columns: bool):
 PRED_COLS = "run_id, item_id, parsed, parse_status, correct, abstained, error"
 
 
-def has_cells(url: str) -> bool:
+def has_cells(url: str) -> tuple[bool, bool]:
+    """Does `predictions` carry the cell (0006), and the answer and follows flags (0007)?"""
     engine = make_engine(url)
     try:
         from sqlalchemy import inspect
 
-        return "condition" in {c["name"] for c in inspect(engine).get_columns("predictions")}
+        cols = {c["name"] for c in inspect(engine).get_columns("predictions")}
+        return "condition" in cols, "follows_video" in cols
     finally:
         engine.dispose()
+
+
+def pred_cols(cells: bool, report: bool) -> str:
+    return (
+        PRED_COLS
+        + (", answer, follows_video, follows_audio" if report else "")
+        + (", condition, prompt_modality" if cells else "")
+    )
 
 
 def fill_sqlite(path: Path, n_items: int) -> None:
     url = f"sqlite:///{path}"
     Manifest(url).close()
-    cells = has_cells(url)
-    clips, variants, items, runs, predictions = synthetic(n_items, cells)
+    cells, report = has_cells(url)
+    clips, variants, items, runs, predictions = synthetic(n_items, cells, report)
     con = sqlite3.connect(path)
     con.execute("PRAGMA synchronous=OFF")  # throwaway data; and the secondary indexes are built after the load
     indexes = [r[0] for r in con.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'predictions' AND sql IS NOT NULL")]  # fmt: skip
@@ -142,7 +161,7 @@ def fill_sqlite(path: Path, n_items: int) -> None:
         "status, counts, timings) VALUES (?, ?, 's', '{}', 'default', 'full', 1, '0', 0, 'finished', '{}', '{}')",
         runs,
     )
-    cols = PRED_COLS + (", condition, prompt_modality" if cells else "")
+    cols = pred_cols(cells, report)
     marks = ", ".join("?" for _ in cols.split(","))
     con.executemany(
         f"INSERT INTO predictions ({cols}, fingerprint, sent, attempts) VALUES ({marks}, 'f', '{{}}', 1)",
@@ -191,8 +210,8 @@ def fill_postgres(url: str, n_items: int) -> None:
     engine = make_engine(url)
     init_readonly_role(engine)
     engine.dispose()
-    cells = has_cells(url)
-    clips, variants, items, runs, predictions = synthetic(n_items, cells)
+    cells, report = has_cells(url)
+    clips, variants, items, runs, predictions = synthetic(n_items, cells, report)
     with psycopg.connect(url.replace("+psycopg", "")) as con, con.cursor() as cur:
         cur.execute("INSERT INTO builds (name, config, config_hash, seed, versions, timings) VALUES ('default', '{}', 'x', 0, '{}', '{}')")  # fmt: skip
         with cur.copy("COPY clips (id, label, source, source_ref, status, provenance, attempts) FROM STDIN") as cp:
@@ -207,7 +226,7 @@ def fill_postgres(url: str, n_items: int) -> None:
         with cur.copy("COPY runs (id, model, adapter, options, build, split, template_version, package_version, seed, status, counts, timings) FROM STDIN") as cp:  # fmt: skip
             for run, model in runs:
                 cp.write_row((run, model, "s", "{}", "default", "full", 1, "0", 0, "finished", "{}", "{}"))
-        cols = PRED_COLS + (", condition, prompt_modality" if cells else "")
+        cols = pred_cols(cells, report)
         cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'predictions' AND indexname <> 'predictions_pkey'")  # fmt: skip
         indexes = cur.fetchall()
         for name, _ in indexes:
@@ -260,6 +279,99 @@ def query_measures(
     return out
 
 
+def old_load_scores(m: Manifest, run_ids: list[str] | None = None) -> list[Any]:
+    """`mmabench report`'s load_scores before eval/aggregate.py: every row of predictions_flat into Python,
+    scored by score_rows with a 1000-draw row bootstrap per cell."""
+    from sqlalchemy import select, text
+
+    from mmabench.db.models import BuildRow
+    from mmabench.eval.report import RunScores
+    from mmabench.eval.scoring import score_rows
+
+    sql = text(
+        "SELECT condition, prompt_modality, answer, parsed, parse_status, correct, abstained, visual_class, "
+        "audio_class FROM predictions_flat WHERE run_id = :r"
+    )
+    with m.session() as s:
+        runs = list(s.scalars(select(RunRow).order_by(RunRow.created_at)))
+        builds = {b.name: b for b in s.scalars(select(BuildRow))}
+        out = []
+        for r in runs:
+            rows = [dict(x._mapping) for x in s.execute(sql, {"r": r.id})]
+            b = builds.get(r.build)
+            demo = bool(b and any(src.get("name") == "demo" for src in b.config.get("sources", [])))
+            out.append(RunScores(r, score_rows(rows), demo))
+    return out
+
+
+def report_child(which: str, url: str, out_dir: str) -> None:
+    """In a fresh process: `mmabench report`'s make_report (tables, charts, md + html), with the old row path
+    swapped in for `old`; prints the seconds its load_scores call took (the first in this process)."""
+    import json
+
+    import mmabench.eval.report as report
+
+    load = old_load_scores if which == "old" else report.load_scores
+    took: list[float] = []
+
+    def timed_load(m: Manifest, run_ids: list[str] | None = None) -> list[Any]:
+        t = time.perf_counter()
+        try:
+            return load(m, run_ids)
+        finally:
+            took.append(time.perf_counter() - t)
+
+    report.load_scores = timed_load  # type: ignore[assignment]
+    report.make_report(out_dir, db=url)
+    print(json.dumps({"load_scores": took[0]}))
+
+
+def report_measures(
+    label: str, url: str, make_cold: Callable[[], None], n: int, rounds: Rounds, tmp: Path
+) -> list[Measure]:
+    """The report's metrics (load_scores) cold, as the first call in a fresh process with the files evicted, and
+    warm, repeated in this process; and the whole `mmabench report` (make_report) in that fresh process."""
+    import json
+
+    from mmabench.eval.report import load_scores
+
+    size = f"{n // 1000}k" if n < 1_000_000 else f"{n // 1_000_000}M"
+    env = {**os.environ, "PYTHONPATH": str(Path(mmabench.__file__).parents[1])}
+    inside: dict[str, list[float]] = {"ours": [], "old": []}
+
+    def child(which: str) -> Callable[[], None]:
+        def go() -> None:
+            cmd = [sys.executable, __file__, "--report-child", which, url, str(tmp / f"report-{which}")]
+            res = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+            inside[which].append(json.loads(res.stdout.strip().splitlines()[-1])["load_scores"])
+
+        return go
+
+    cold = interleave({"ours": child("ours"), "old": child("old")}, rounds.cold, before_each=lambda _: make_cold())
+    with Manifest(url) as m:
+        ours, old = load_scores(m), old_load_scores(m)
+        assert [[(c.condition, c.modality, c.n, c.accuracy, c.macro, c.per_class) for c in s.cells] for s in ours] == [
+            [(c.condition, c.modality, c.n, c.accuracy, c.macro, c.per_class) for c in s.cells] for s in old
+        ], "aggregate path != row path"
+        warm = interleave({"ours": lambda: load_scores(m), "old": lambda: old_load_scores(m)}, rounds.warm)
+    c, w, bc, bw = median(inside["ours"]), median(warm["ours"]), median(inside["old"]), median(warm["old"])
+    wall, old_wall = median(cold["ours"]), median(cold["old"])
+    metrics = Measure(
+        BENCH, f"report metrics (load_scores) over {size} predictions, {label}; cold = first call in a fresh process",
+        c, "s", "< 1", f"old row path (predictions_flat + score_rows): cold {bc:.3g} s, warm {bw:.3g} s", cold=c,
+        warm=w, detail={"cold": inside, "warm": warm, "speedup_cold": bc / c, "speedup_warm": bw / w},
+    )  # fmt: skip
+    whole = Measure(
+        BENCH, f"mmabench report (md + html + 5 charts) over {size} predictions, {label}, fresh process, wall",
+        wall, "s", "", f"old row path: {old_wall:.3g} s; of which load_scores ours {c:.3g} s, old {bc:.3g} s",
+        cold=wall, detail={"wall": cold},
+    )  # fmt: skip
+    for m in (metrics, whole):
+        warm_note = f" (warm {m.warm:.3f} s)" if m.warm is not None else ""
+        print(f"  {m.name}: {m.value:.3f} s{warm_note}; {m.baseline}", flush=True)
+    return [metrics, whole]
+
+
 def insert_measure(label: str, url: str, n_items: int, batch: int, rounds: int) -> Measure:
     """Rows/s; the first call of each path (fresh engine and connection) is the cold one."""
     try:
@@ -271,6 +383,11 @@ def insert_measure(label: str, url: str, n_items: int, batch: int, rounds: int) 
     cols = [c for c in PredictionRow.__table__.columns.keys() if c not in ("run_id", "item_id", "created_at")]
     cells = "condition" in cols  # the old path then writes the cell itself (else the fill trigger would, per row)
     engines = {"old": Manifest(url), "ours": Manifest(url)}
+    truth: dict[str, tuple[str, str, str | None]] = {}  # and the answer and follows flags (0007), likewise
+    if "follows_video" in cols:
+        with engines["old"].engine.connect() as con:
+            sql = "SELECT item_id, answer, visual_class, audio_class FROM items_flat"
+            truth = {r[0]: tuple(r[1:]) for r in con.exec_driver_sql(sql)}  # type: ignore[misc]
     pending: dict[str, list[dict[str, Any]]] = {}
     counter = iter(range(10**6))
 
@@ -282,6 +399,8 @@ def insert_measure(label: str, url: str, n_items: int, batch: int, rounds: int) 
                  correct=rnd.random() < 0.5, abstained=False, latency_ms=12.5, tokens_in=100, tokens_out=2,
                  sent={"frames": 8, "audio": mod == "audio"}, cached_from=None, error=None, attempts=1)
             | (dict(condition=cond, prompt_modality=mod) if cells and name == "old" else {})
+            | (dict(answer=truth[iid][0], follows_video=truth[iid][1] == "Cat", follows_audio=truth[iid][2] == "Cat")
+               if truth and name == "old" else {})
             for iid, cond, mod in rnd.sample(items, batch)
         ]  # fmt: skip
 
@@ -324,6 +443,7 @@ def run(quick: bool = False) -> list[Measure]:
         print(f"SQLite manifest with {n:,} predictions written in {time.perf_counter() - t:.1f} s", flush=True)
         url = f"sqlite:///{path}"
         out += query_measures("SQLite", url, lambda: evict([path]), n, rounds, Path(tmp))
+        out += report_measures("SQLite", url, lambda: evict([path]), n, rounds, Path(tmp))
         out.append(insert_measure("SQLite", url, n_items, rounds.batch, rounds.inserts))
         with pg_server() as (pg, restart, data):
             t = time.perf_counter()
@@ -335,6 +455,7 @@ def run(quick: bool = False) -> list[Measure]:
                 evict([data])
 
             out += query_measures("PostgreSQL", pg, cold, n, rounds, Path(tmp))
+            out += report_measures("PostgreSQL", pg, cold, n, rounds, Path(tmp))
             out.append(insert_measure("PostgreSQL", pg, n_items, rounds.batch, rounds.inserts))
     return out
 
@@ -342,7 +463,11 @@ def run(quick: bool = False) -> list[Measure]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="100k predictions instead of 1M")
+    ap.add_argument("--report-child", nargs=3, metavar=("WHICH", "URL", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.report_child:  # one cold report measure, in this fresh process
+        report_child(*args.report_child)
+        return
     before = machine()
     where = Path(mmabench.__file__).parents[1]
     print(f"bench_query ({'quick: 100k' if args.quick else '1M'} predictions), mmabench from {where}", flush=True)

@@ -6,6 +6,7 @@ import csv
 import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -426,9 +427,10 @@ def test_folder_start_after_end_and_unknown_classes_are_reasons(cwd):
     make_clip(cwd / "clips" / "a.mp4", seconds=3)
     make_clip(cwd / "clips" / "b.mp4", seconds=3)
     (cwd / "labels.csv").write_text("path,label,start,end\na.mp4,Dog,2,1\nb.mp4,Robot dog,,\n")
-    res = run("mmabench ingest folder clips/ --labels labels.csv --no-progress")
+    res = run("mmabench ingest folder clips/ --labels labels.csv --no-progress", code=1)  # both rows refused
     out = " ".join(res.output.split())
     assert "start after end" in out and "part.mp4" not in out and "--allow-new-classes" in out
+    assert "nothing was ingested: all 2 input rows were refused" in res.stderr
     res = run("mmabench ingest folder clips/ --labels labels.csv --allow-new-classes --no-progress")
     assert "ok=1" in res.output
 
@@ -466,3 +468,35 @@ def test_download_rate_flag_alias_env_and_range():
     assert _DOWNLOAD["options"]["rate"] == 1.5
     bad = runner.invoke(app, ["--rate", "-1", "ingest", "--help"])
     assert bad.exit_code == 2 and "greater than or equal to 0" in bad.output
+
+
+def test_an_ingest_where_every_row_is_bad_says_nothing_was_ingested_and_fails(cwd):
+    make_clip(cwd / "clips" / "a.mp4", freq=300)
+    (cwd / "labels.csv").write_text("path,label,start\na.mp4,,\nb.mp4,Dog,soon\nc.mp4,Dogz,\n")
+    res = run("mmabench ingest folder clips/ --labels labels.csv --no-progress", code=1)
+    assert res.output.count("bad row") == 3 and all(f"labels.csv:{n}" in res.output for n in (2, 3, 4))
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and "nothing was ingested: all 3 input rows were refused" in err[0], res.stderr
+    make_clip(cwd / "clips" / "b.mp4", freq=900)  # one good row: the rest is reported, the command succeeds
+    (cwd / "labels.csv").write_text("path,label,start\na.mp4,,\nb.mp4,Dog,\n")
+    ok = run("mmabench ingest folder clips/ --labels labels.csv --no-progress")
+    assert "ok=1" in ok.output and "nothing was ingested" not in ok.output + ok.stderr
+
+
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    """matplotlib as if not installed: None in sys.modules makes `import matplotlib` raise ModuleNotFoundError."""
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
+def test_ontology_stats_without_matplotlib_exits_0_with_a_note(cwd, no_matplotlib):
+    res = run("mmabench ontology --stats --segments eval")
+    assert "68 classes with ≥ 15" in res.stdout.replace("\n", " ") and "Dog" in res.stdout
+    assert res.stderr.strip().splitlines() == [
+        "charts skipped: matplotlib is not installed (pip install 'mmabench[report]')"
+    ]
+    assert not (cwd / "mmabench_data" / "ontology_stats.png").exists()
+    asked = run("mmabench ontology --stats --chart c.png", code=1)
+    assert "--chart needs matplotlib" in asked.stderr and not (cwd / "c.png").exists()

@@ -199,6 +199,10 @@ def _run_ingest(src, *, normalize, retry_failed, progress, home, db, media_url=N
     except (LookupError, ValueError, OSError) as e:
         _fail(escape(str(e)), 2)
     _print_ingest(report)
+    if not report.clip_status:  # no clip came from the input: a command that did nothing says so
+        if report.bad_rows:
+            _fail(f"nothing was ingested: all {len(report.bad_rows)} input rows were refused (reasons above)", 1)
+        _fail("nothing was ingested: the input names no clips", 1)
 
 
 @ingest_app.command("audioset")

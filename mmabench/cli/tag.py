@@ -169,8 +169,13 @@ def ontology(
             f"eligible segments: {sum(t.per_class.values())} segments; dropped: "
             + ", ".join(f"{k} {n}" for k, n in t.kinds.items() if n)
         )
-        from mmabench.plots import bar_chart
+        from mmabench.plots import CHARTS_NOTE, bar_chart, have_matplotlib
 
+        if not have_matplotlib():  # the stats are the answer; the default chart degrades to a note
+            if chart:  # a chart asked for by path is output the command cannot make
+                _fail(escape("--chart needs matplotlib: pip install 'mmabench[report]'"), 1)
+            err.print(escape(CHARTS_NOTE))
+            return
         png = chart or home_dir(home) / "ontology_stats.png"
         bar_chart(
             {name(m): t.per_class[m] for m in vocab},

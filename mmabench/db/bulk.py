@@ -3,9 +3,10 @@ executemany), then one INSERT … SELECT … ON CONFLICT moves them into `predic
 
 Same semantics as `upsert(..., update=all but the key and created_at)`: a (run, item) already there is
 replaced, inside the caller's transaction (a kill loses the batch, never half of it). The INSERT also copies
-each item's condition and prompted modality onto the row (migration 0006), so the accuracy query needs no
-join. Measured by benchmarks/bench_query.py against the executemany upsert this replaces (1.4-2.4x on a
-loaded machine); what remains is PostgreSQL's per-row foreign-key checks and index upkeep.
+each item's condition and prompted modality onto the row (migration 0006), and what it is scored against: the
+item's answer and whether the parsed answer names the video's / the audio's class (0007), so the accuracy query
+and the report need no join. Measured by benchmarks/bench_query.py against the executemany upsert this replaces
+(1.4-2.4x on a loaded machine); what remains is PostgreSQL's per-row foreign-key checks and index upkeep.
 """
 
 from __future__ import annotations
@@ -20,16 +21,28 @@ from mmabench.db.models import PredictionRow
 
 KEY = ("run_id", "item_id")
 STAGE = "mmabench_predictions_in"
-# every column the writer gives; the item's cell comes from the join, created_at from the table's default
-COLUMNS = [c for c in PredictionRow.__table__.columns.keys() if c not in ("created_at", "condition", "prompt_modality")]
+# copied from the item, its variant and clips by the INSERT below (migrations 0006, 0007), never by the writer
+DERIVED = ("condition", "prompt_modality", "answer", "follows_video", "follows_audio")
+# every column the writer gives; created_at comes from the table's default
+COLUMNS = [c for c in PredictionRow.__table__.columns.keys() if c not in ("created_at", *DERIVED)]
 _LIST = ", ".join(COLUMNS)
-_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in KEY)
+# the flags follow `parsed`, which a re-run replaces; the cell and the answer never change for a (run, item)
+_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in [*COLUMNS, *DERIVED[2:]] if c not in KEY)
+
+
+def _same(a: str, b: str) -> str:
+    """NULL-safe equality in both dialects, as Python's `==` the report used to apply to the rows."""
+    return f"COALESCE({a} = {b}, {a} IS NULL AND {b} IS NULL)"
+
+
 # LEFT JOIN: a row whose item does not exist still reaches the table, and its foreign key refuses it;
 # `WHERE true`: SQLite would otherwise read ON CONFLICT as part of the join
 _MOVE = (
-    "INSERT INTO predictions ({cols}, condition, prompt_modality) "
-    "SELECT {tcols}, v.condition, i.prompt_modality FROM {stage} t "
-    "LEFT JOIN items i ON i.id = t.item_id LEFT JOIN variants v ON v.id = i.variant_id WHERE true "
+    "INSERT INTO predictions ({cols}, " + ", ".join(DERIVED) + ") "
+    "SELECT {tcols}, v.condition, i.prompt_modality, i.answer, "
+    + f"{_same('t.parsed', 'vc.label')}, {_same('t.parsed', 'ac.label')} "
+    + "FROM {stage} t LEFT JOIN items i ON i.id = t.item_id LEFT JOIN variants v ON v.id = i.variant_id "
+    "LEFT JOIN clips vc ON vc.id = v.video_clip_id LEFT JOIN clips ac ON ac.id = v.audio_clip_id WHERE true "
     "ORDER BY t.run_id, t.item_id "  # in key order: the primary key's b-tree is appended to, not sprayed
     "ON CONFLICT (run_id, item_id) DO UPDATE SET {update}"
 )

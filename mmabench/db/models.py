@@ -142,6 +142,11 @@ class PredictionRow(Base):
     # the item's cell, copied at insert (db/bulk.py; a trigger for other writers) so accuracy reads one table
     condition: Mapped[Optional[str]] = mapped_column(String(32))
     prompt_modality: Mapped[Optional[str]] = mapped_column(String(16))
+    # what it was scored against, copied when written as `correct` is (migration 0007), so the report reads
+    # one index: the item's answer; does the parsed answer name the video clip's / the audio clip's class
+    answer: Mapped[Optional[str]] = mapped_column(String(200))
+    follows_video: Mapped[Optional[bool]] = mapped_column(Boolean)
+    follows_audio: Mapped[Optional[bool]] = mapped_column(Boolean)
     __table_args__ = (
         Index("ix_predictions_fingerprint", "fingerprint"),
         Index(
@@ -149,11 +154,22 @@ class PredictionRow(Base):
             "run_id",
             "condition",
             "prompt_modality",
+            "answer",
             "correct",
             "abstained",
             "parse_status",
+            "follows_video",
+            "follows_audio",
             sqlite_where=text("error IS NULL"),
             postgresql_where=text("error IS NULL"),
+        ),
+        Index(
+            "ix_predictions_errors",
+            "run_id",
+            "condition",
+            "prompt_modality",
+            sqlite_where=text("error IS NOT NULL"),
+            postgresql_where=text("error IS NOT NULL"),
         ),
     )
 

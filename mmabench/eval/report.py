@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from mmabench.db.manifest import Manifest
 from mmabench.db.models import BuildRow, RunRow
-from mmabench.eval.scoring import Cell, score_rows
+from mmabench.eval.aggregate import run_cells
+from mmabench.eval.scoring import Cell
 from mmabench.plots import CHARTS_NOTE, have_matplotlib
 
 ORDER = ["aligned", "av_swap", "caption", "long_context", "audio_removed", "frames_zeroed"]
@@ -45,27 +46,19 @@ def _f(x: Optional[float]) -> str:
 
 
 def load_scores(m: Manifest, run_ids: Optional[list[str]] = None) -> list[RunScores]:
+    """Each run's cells from SQL counts (eval/aggregate.py); no prediction row is read into Python."""
     with m.session() as s:
         q = select(RunRow).order_by(RunRow.created_at)
         if run_ids:
             q = q.where(RunRow.id.in_(run_ids))
         runs = list(s.scalars(q))
         builds = {b.name: b for b in s.scalars(select(BuildRow))}
+        cells = run_cells(s.connection(), [r.id for r in runs] if run_ids else None)
         out = []
         for r in runs:
-            rows = [
-                dict(x._mapping)
-                for x in s.execute(
-                    text(
-                        "SELECT condition, prompt_modality, answer, parsed, parse_status, correct, abstained, visual_class, "
-                        "audio_class FROM predictions_flat WHERE run_id = :r"
-                    ),
-                    {"r": r.id},
-                )
-            ]
             b = builds.get(r.build)
             demo = bool(b and any(src.get("name") == "demo" for src in b.config.get("sources", [])))
-            out.append(RunScores(r, score_rows(rows), demo))
+            out.append(RunScores(r, cells.get(r.id, []), demo))
     return out
 
 

@@ -65,6 +65,21 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> tuple
     return 100 * float(lo), 100 * float(hi)
 
 
+def binomial_ci(k: int, n: int, n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap CI (in %) of the mean of n 0/1 values of which k are 1, drawn from the counts.
+
+    A bootstrap resample of n values draws each with probability k/n, so its sum is Binomial(n, k/n): the
+    percentiles of `binomial(n, k/n) / n` are those of `bootstrap_ci` on the rows, the same distribution in
+    O(n_boot) instead of O(n_boot * n) and without the rows. Same seed semantics (one generator per call from
+    `seed`); the Monte Carlo draws differ, so the two agree to within Monte Carlo noise, not digit for digit."""
+    if n == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = rng.binomial(n, k / n, size=n_boot) / n
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return 100 * float(lo), 100 * float(hi)
+
+
 @dataclass
 class Cell:
     """Metrics for one condition x prompted modality."""
@@ -83,9 +98,53 @@ class Cell:
     per_class: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass
+class Counts:
+    """One cell's tallies, as SQL aggregates return them (eval/aggregate.py): scored rows (not errors) and,
+    among them, correct, abstained, unparsed, answers naming the video's / the audio's class; error rows; and
+    per ground-truth class (scored, correct)."""
+
+    n: int = 0
+    correct: int = 0
+    abstained: int = 0
+    unparsed: int = 0
+    follows_video: int = 0
+    follows_audio: int = 0
+    errors: int = 0
+    per_class: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def score_counts(cells: dict[tuple[str, str], Counts], seed: int = 0) -> list[Cell]:
+    """The metrics of `score_rows` from per-cell counts. Each figure is computed with the same float operations
+    as there, so both give identical numbers (tests/eval/test_aggregate.py); only the CI is drawn from the
+    counts (`binomial_ci`)."""
+    out = []
+    for (cond, mod), c in sorted(cells.items()):
+        n = c.n
+        pc = {k: 100 * (right / m) for k, (m, right) in sorted(c.per_class.items()) if m}
+        cell = Cell(
+            cond,
+            mod,
+            n,
+            100 * (c.correct / n) if n else float("nan"),
+            binomial_ci(c.correct, n, seed=seed),
+            float(np.mean(list(pc.values()))) if pc else float("nan"),
+            100 * c.abstained / n if n else float("nan"),
+            100 * c.unparsed / n if n else float("nan"),
+            c.errors,
+            per_class=pc,
+        )
+        if cond == "av_swap" and n:
+            cell.follows_video = 100 * c.follows_video / n
+            cell.follows_audio = 100 * c.follows_audio / n
+        out.append(cell)
+    return out
+
+
 def score_rows(rows: Iterable[dict], seed: int = 0) -> list[Cell]:
     """rows: dicts with condition, prompt_modality, answer, parsed, parse_status, correct, abstained,
-    visual_class, audio_class (the predictions_flat view)."""
+    visual_class, audio_class (the predictions_flat view). The row path: the report and the runs page now
+    score SQL counts (`score_counts`); this stays as the reference they are tested against."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["condition"], r["prompt_modality"]), []).append(r)

@@ -59,3 +59,10 @@ def check_manifest(engine: Engine, url: str) -> None:
     except SQLAlchemyError as e:
         msg = str(getattr(e, "orig", e)).splitlines()[0]
         raise ManifestMissing(f"{make_url(url).render_as_string()} is not a readable mmabench manifest ({msg})") from e
+    try:  # the runs page reads the columns of migration 0007; the viewer never migrates (read-only)
+        with engine.connect() as con:
+            con.execute(text("SELECT answer, follows_video, follows_audio FROM predictions LIMIT 1")).all()
+    except SQLAlchemyError as e:
+        raise ManifestMissing(
+            f"{make_url(url).render_as_string()} has an older schema: run `mmabench db repair` on it once to migrate"
+        ) from e

@@ -8,17 +8,18 @@ from typing import Any, Optional
 
 from sqlalchemy import Connection, text
 
+from mmabench.eval import aggregate
 from mmabench.eval.compare import mcnemar_exact  # one implementation for report and viewer
 from mmabench.eval.report import ORDER
-from mmabench.eval.scoring import Cell, score_rows
+from mmabench.eval.scoring import Cell
 
 CACHE_SIZE = 32
 
 
 def run_cells(con: Connection, run_id: str, cache: Optional[dict[tuple[str, str], list[Cell]]] = None) -> list[Cell]:
-    """The same rows `mmabench report` scores (predictions_flat), scored by the same function. Scores are
-    kept in `cache` per (run, updated_at, status, predictions): a run still being written is scored again
-    when it changes; the bootstrap CIs cost seconds on runs of 100k+ predictions."""
+    """The cells `mmabench report` shows, from the same SQL counts (eval/aggregate.py). Scores are kept in
+    `cache` per (run, updated_at, status, predictions): a run still being written is scored again when it
+    changes."""
     stamp = str(
         con.execute(
             text(
@@ -30,18 +31,8 @@ def run_cells(con: Connection, run_id: str, cache: Optional[dict[tuple[str, str]
     )
     if cache is not None and (run_id, stamp) in cache:
         return cache[(run_id, stamp)]
-    rows = [
-        dict(r._mapping)
-        for r in con.execute(
-            text(
-                "SELECT condition, prompt_modality, answer, parsed, parse_status, correct, abstained, visual_class, "
-                "audio_class FROM predictions_flat WHERE run_id = :r"
-            ),
-            {"r": run_id},
-        )
-    ]
     cells = sorted(
-        score_rows(rows),
+        aggregate.run_cells(con, [run_id]).get(run_id, []),
         key=lambda c: (ORDER.index(c.condition) if c.condition in ORDER else 99, c.modality != "visual"),
     )
     if cache is not None:

@@ -190,9 +190,10 @@ class Fetched:
 class DownloadFailed(MediaError):
     """A download given up on, with how many tries it took (the clip's `attempts`)."""
 
-    def __init__(self, status: ClipStatus, message: str, attempts: int):
+    def __init__(self, status: ClipStatus, message: str, attempts: int, transient: bool = False):
         super().__init__(status, message)
         self.attempts = attempts
+        self.transient = transient  # worth another try (classify); the last try's failure is the one raised
 
 
 class MissingExtra(LookupError):
@@ -249,39 +250,58 @@ class YtDlpFetcher:
         return opts
 
     def fetch(self, url: str, start: Optional[float], end: Optional[float], workdir: Path) -> Fetched:
-        """Download [start, end) of `url` into workdir; raises MediaError(status) after classified retries."""
+        """Download [start, end) of `url` into workdir; raises MediaError(status) after classified retries:
+        transient failures are tried again up to `retries` times, waiting backoff * 2^(n-1) * (1 + U[0, 0.25))
+        seconds before retry n; any other failure ends at once."""
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
+        backoff = self.options.backoff
+        retrying = Retrying(
+            stop=stop_after_attempt(self.options.retries + 1),
+            wait=lambda rs: backoff * 2 ** (rs.attempt_number - 1) * (1 + random.random() * 0.25),
+            retry=retry_if_exception(lambda e: isinstance(e, DownloadFailed) and e.transient),
+            before_sleep=lambda rs: _log_retry(url, rs),
+            sleep=time.sleep,
+            reraise=True,  # the last DownloadFailed itself, with its status and attempt count
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._once(url, start, end, Path(workdir) / "ytdlp", attempt.retry_state.attempt_number)
+        raise AssertionError("unreachable: tenacity returns or re-raises")
+
+    def _once(self, url: str, start: Optional[float], end: Optional[float], workdir: Path, attempt: int) -> Fetched:
+        """One try; a failure comes back as DownloadFailed, classified (status, transient)."""
         import yt_dlp
 
-        attempt, delay = 0, self.options.backoff
-        workdir = Path(workdir) / "ytdlp"  # ours alone: emptied before every attempt
-        while True:
-            attempt += 1
-            shutil.rmtree(workdir, ignore_errors=True)
-            workdir.mkdir(parents=True)
-            try:
-                _warm_extractors(url)
-                with yt_dlp.YoutubeDL(self._ydl_opts(workdir, start, end)) as ydl:
-                    self.limiter.acquire()  # last thing before the request; retries are paced too
-                    ydl.download([url])
-                files = [f for f in workdir.iterdir() if f.is_file() and not f.name.endswith((".part", ".ytdl"))]
-                if not files:
-                    raise yt_dlp.utils.DownloadError("download produced no file")
-                out = max(files, key=lambda f: f.stat().st_size)
-                return Fetched(out, attempt, out.stat().st_size)
-            except (yt_dlp.utils.DownloadError, OSError) as e:
-                status, transient = classify(str(e))
-                if not transient or attempt > self.options.retries:
-                    reason = scrub_text(str(e).replace("ERROR: ", "").strip())  # lands in clips.error
-                    msg = f"{reason} (after {attempt} attempt{'s' * (attempt > 1)})"
-                    raise DownloadFailed(status, msg, attempt) from e
-                wait = delay * (1 + random.random() * 0.25)
-                log.info(
-                    "retry %d of %s in %.1f s: %s",
-                    attempt,
-                    url,
-                    wait,
-                    status.value,
-                    extra={"url": url, "attempt": attempt, "status": status.value},
-                )
-                time.sleep(wait)
-                delay *= 2
+        shutil.rmtree(workdir, ignore_errors=True)  # ours alone: emptied before every attempt
+        workdir.mkdir(parents=True)
+        try:
+            _warm_extractors(url)
+            with yt_dlp.YoutubeDL(self._ydl_opts(workdir, start, end)) as ydl:
+                self.limiter.acquire()  # last thing before the request; retries are paced too
+                ydl.download([url])
+            files = [f for f in workdir.iterdir() if f.is_file() and not f.name.endswith((".part", ".ytdl"))]
+            if not files:
+                raise yt_dlp.utils.DownloadError("download produced no file")
+            out = max(files, key=lambda f: f.stat().st_size)
+            return Fetched(out, attempt, out.stat().st_size)
+        except (yt_dlp.utils.DownloadError, OSError) as e:
+            status, transient = classify(str(e))
+            reason = scrub_text(str(e).replace("ERROR: ", "").strip())  # lands in clips.error
+            msg = f"{reason} (after {attempt} attempt{'s' * (attempt > 1)})"
+            raise DownloadFailed(status, msg, attempt, transient) from e
+
+
+def _log_retry(url: str, rs: Any) -> None:
+    """tenacity's before_sleep: one log line per retry, as the hand-written loop wrote."""
+    e = rs.outcome.exception() if rs.outcome else None
+    status = e.status.value if isinstance(e, DownloadFailed) else "?"
+    wait = rs.next_action.sleep if rs.next_action else 0.0
+    log.info(
+        "retry %d of %s in %.1f s: %s",
+        rs.attempt_number,
+        url,
+        wait,
+        status,
+        extra={"url": url, "attempt": rs.attempt_number, "status": status},
+    )

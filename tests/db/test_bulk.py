@@ -88,3 +88,29 @@ def test_a_plain_sql_insert_gets_the_cell_from_the_trigger(db_url):
     assert {(k[1], r.condition, r.prompt_modality) for k, r in got.items()} == {
         (i["id"], i["condition"], i["prompt_modality"]) for i in items
     }
+    # and what the row is scored against (0007): no parsed answer names no class; the answer is the item's
+    assert {(k[1], r.answer, r.follows_video, r.follows_audio) for k, r in got.items()} == {
+        (i["id"], i["answer"], False, False) for i in items
+    }
+
+
+def test_follows_flags_name_the_clip_classes_and_follow_a_rewrite(db_url):
+    """bulk.py computes follows_video / follows_audio from the variant's clips, and a re-written prediction
+    (a re-run replacing its answer) gets them recomputed."""
+    with Manifest(db_url) as m:
+        items = predgen.items(m.upsert, 2)  # variant 1 is av_swap
+        with m.engine.connect() as c:
+            labels = {
+                r.item_id: (r.visual_class, r.audio_class)
+                for r in c.execute(text("SELECT item_id, visual_class, audio_class FROM items_flat"))
+            }
+        predgen.run(m.upsert, "r1")
+        swap = next(i for i in items if i["condition"] == "av_swap" and i["prompt_modality"] == "audio")
+        video, audio = labels[swap["id"]]
+        rnd = random.Random(0)
+        for parsed, want in ((video, (True, video == audio)), (audio, (video == audio, True)), (None, (False, False))):
+            row = predgen.prediction("r1", swap, rnd) | {"parsed": parsed, "parse_status": "exact", "error": None}
+            with m.session() as s, s.begin():
+                write_predictions(s, [row])
+            (got,) = _rows(m).values()
+            assert (got.answer, got.follows_video, got.follows_audio) == (swap["answer"], *want)

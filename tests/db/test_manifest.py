@@ -2,6 +2,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from mmabench.db.manifest import Manifest
+from mmabench.db.migrate import head_revision
 from mmabench.db.models import BuildRow, ClipRow
 from mmabench.db.readonly import QueryError, ReadOnlyViolation, run_readonly
 
@@ -29,7 +30,7 @@ def test_migrations_create_tables_and_view(db_url):
         assert {"items_flat", "predictions_flat"} <= set(insp.get_view_names())
     with Manifest(db_url) as m:  # re-open: already at head, nothing re-run
         with m.engine.connect() as c:
-            assert c.execute(text("select version_num from alembic_version")).scalar() == "0006"
+            assert c.execute(text("select version_num from alembic_version")).scalar() == head_revision() == "0007"
 
 
 def test_upsert_inserts_once_and_updates_only_named_columns(db_url):

@@ -19,8 +19,10 @@ from mmabench.db.manifest import Manifest, upsert
 from mmabench.db.migrate import SchemaError, alembic_config, head_revision
 from mmabench.db.models import BuildRow, RunRow
 from mmabench.db.readonly import run_readonly
+from mmabench.eval import aggregate
 from tests.db import predgen
 from tests.db.test_queries import OLD_JOIN, SHIPPED
+from tests.eval.test_aggregate import comparable, row_path
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -256,3 +258,6 @@ def test_predictions_of_an_older_manifest_get_their_cells_on_upgrade(db_url):
     assert empty[1] == [(0,)]
     new, old = run_readonly(db_url, SHIPPED.read_text()), run_readonly(db_url, OLD_JOIN)
     assert new == old and len(new[1]) == 12
+    # 0007 backfills the answer and follows flags: the report's counts give the row path's numbers
+    with Manifest(db_url) as m, m.engine.connect() as con:
+        assert comparable(aggregate.run_cells(con)["old1"]) == comparable(row_path(con, "old1"))

@@ -12,6 +12,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from mmabench.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,3 +81,24 @@ def test_serve_without_a_manifest_is_one_line_and_nonzero(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "no manifest at" in stderr and len(stderr.strip().splitlines()) == 1
     assert not (tmp_path / "nothing").exists()  # looking did not create a workspace
+
+
+def test_serve_on_a_manifest_of_an_older_schema_says_how_to_migrate(tmp_path):
+    """The viewer never migrates (it opens read-only); the runs page reads migration 0007's columns."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from mmabench.db.migrate import alembic_config
+
+    path = tmp_path / "manifest.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as c:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = c
+        command.upgrade(cfg, "0006")
+    engine.dispose()
+    proc = _serve("--db", f"sqlite:///{path}", "--port", str(_free_port()))
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "mmabench db repair" in stderr and len(stderr.strip().splitlines()) == 1
+    res = CliRunner().invoke(app, ["db", "repair", "--db", f"sqlite:///{path}"])
+    assert res.exit_code == 0 and "migrated 0006" in res.output, res.output

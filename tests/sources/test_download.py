@@ -55,6 +55,24 @@ def test_500_then_success_is_retried(served, tmp_path):
     assert got.attempts == 3 and media.validate(got.path)
 
 
+def test_retries_wait_doubling_backoff_with_up_to_25_percent_jitter_and_log_each(served, tmp_path, monkeypatch, caplog):
+    """The retry schedule (tenacity since the hand-written loop): wait backoff * 2^(n-1) * (1 + U[0, 0.25)) before
+    retry n, one log line per retry; the waits are recorded (and taken) through time.sleep."""
+    from mmabench.sources import download
+
+    waits: list[float] = []
+    real_sleep = download.time.sleep
+    monkeypatch.setattr(download.time, "sleep", lambda s: (waits.append(s), real_sleep(s))[1])
+    with caplog.at_level("INFO", logger="mmabench"), FaultServer(served, faults={"busy": "500x99"}) as srv:
+        with pytest.raises(media.MediaError) as e:
+            fetcher(retries=3, backoff=0.02).fetch(srv.url_template.format(ytid="busy"), 0, 2, tmp_path)
+    assert e.value.attempts == 4 and "4 attempts" in str(e.value) and sum(srv.hits.values()) == 4
+    assert len(waits) == 3 and all(0.02 * 2**n <= w < 0.02 * 2**n * 1.25 for n, w in enumerate(waits)), waits
+    assert [r.getMessage().split(" of ")[0] for r in caplog.records if "retry" in r.getMessage()] == [
+        "retry 1", "retry 2", "retry 3"
+    ]  # fmt: skip
+
+
 def test_429_past_all_retries_is_rate_limited(served, tmp_path):
     with FaultServer(served, faults={"busy": "429x99"}) as srv:
         with pytest.raises(media.MediaError) as e:
