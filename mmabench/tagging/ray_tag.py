@@ -29,6 +29,7 @@ from mmabench.db.manifest import Manifest
 from mmabench.logs import get_logger, make_progress
 from mmabench.media.store import MediaStore
 from mmabench.taggers.base import Tagger
+from mmabench.tagging.batches import score_in_batches
 from mmabench.tagging.runner import TagReport, _executor, _local, cached_scores, commit_tags, load_taggers
 
 log = get_logger(__name__)
@@ -75,35 +76,8 @@ class TagActor:
 
     def tag(self, files: list[tuple[str, str]]) -> dict[str, Any]:
         """(sha256, path) -> rows (sha256, scores or None, seconds in the model, error or None), in order."""
-        t = self.tagger
         futures = [(sha, path, self.pool.submit(self.prep, path)) for sha, path in files]
-        rows: list[tuple[str, Optional[dict], float, Optional[str]]] = []
-        batch: list[tuple[str, Any]] = []
-        units, batches = 0, 0
-
-        def flush() -> None:
-            nonlocal batches
-            if batch:
-                with self.lock:
-                    t0 = time.perf_counter()
-                    scores = t.forward([x for _, x in batch])
-                    dt = (time.perf_counter() - t0) / len(batch)
-                rows.extend((sha, s, dt, None) for (sha, _), s in zip(batch, scores))
-                batches += 1
-                batch.clear()
-
-        for sha, path, fut in futures:
-            try:
-                x = fut.result()
-            except Exception as e:  # a corrupt file: reported like the local path, the rest go on
-                rows.append((sha, None, 0.0, f"{Path(path).name}: {type(e).__name__}: {e}"))
-                continue
-            batch.append((sha, x))
-            units += t.units(x)
-            if units >= t.batch_size:
-                flush()
-                units = 0
-        flush()
+        rows, batches = score_in_batches(self.tagger, ((sha, path, f.result) for sha, path, f in futures), self.lock)
         return {"rows": rows, "batches": batches, "pid": os.getpid()}
 
 

@@ -14,6 +14,7 @@ next tagger run, a warm benchmark round) reuses the loaded models instead of pay
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import time
@@ -24,11 +25,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from mmabench.taggers.base import Tagger, set_threads
+from mmabench.tagging.batches import Row, score_in_batches
 
 _TAGGER: Optional[Tagger] = None
 _POOLS: dict[tuple, ProcessPoolExecutor] = {}
-
-Row = tuple[str, Optional[dict], float, Optional[str]]  # sha256, scores (None: failed), s in the model, error
 
 
 def can_replicate(tagger: Tagger) -> bool:
@@ -104,32 +104,7 @@ def tag_chunk(files: list[tuple[str, str]]) -> dict[str, Any]:
     """In a replica: decode each file, run the model on batches filled by units, one row per file in order."""
     t = _TAGGER
     assert t is not None, "tag_chunk runs in a replica"
-    rows: list[Row] = []
-    batch: list[tuple[str, Any]] = []
-    units = batches = 0
-
-    def flush() -> None:
-        nonlocal batches
-        if batch:
-            t0 = time.perf_counter()
-            scores = t.forward([x for _, x in batch])
-            dt = (time.perf_counter() - t0) / len(batch)
-            rows.extend((sha, s, dt, None) for (sha, _), s in zip(batch, scores))
-            batches += 1
-            batch.clear()
-
-    for sha, path in files:
-        try:
-            x = t.prepare(path)
-        except Exception as e:  # a corrupt file: reported like the pipeline does, the rest go on
-            rows.append((sha, None, 0.0, f"{Path(path).name}: {type(e).__name__}: {e}"))
-            continue
-        batch.append((sha, x))
-        units += t.units(x)
-        if units >= t.batch_size:
-            flush()
-            units = 0
-    flush()
+    rows, batches = score_in_batches(t, ((sha, path, functools.partial(t.prepare, path)) for sha, path in files))
     return {"rows": rows, "batches": batches}
 
 
