@@ -381,9 +381,11 @@ def insert_measure(label: str, url: str, n_items: int, batch: int, rounds: int) 
     rnd = random.Random(1)
     items = [(hid("item", v, mod), CONDITIONS[v % 6], mod) for v in range(n_items // 2) for mod in ("visual", "audio")]
     cols = [c for c in PredictionRow.__table__.columns.keys() if c not in ("run_id", "item_id", "created_at")]
-    cells = "condition" in cols  # the old path then writes the cell itself (else the fill trigger would, per row)
+    # both paths write the cell (0006), the answer and follows flags (0007), as eval/runner.py does (else the
+    # fill trigger would, per row)
+    cells = "condition" in cols
     engines = {"old": Manifest(url), "ours": Manifest(url)}
-    truth: dict[str, tuple[str, str, str | None]] = {}  # and the answer and follows flags (0007), likewise
+    truth: dict[str, tuple[str, str, str | None]] = {}
     if "follows_video" in cols:
         with engines["old"].engine.connect() as con:
             sql = "SELECT item_id, answer, visual_class, audio_class FROM items_flat"
@@ -398,9 +400,9 @@ def insert_measure(label: str, url: str, n_items: int, batch: int, rounds: int) 
             dict(run_id=run, item_id=iid, fingerprint=hid(run, iid), response="Cat", parsed="Cat", parse_status="exact",
                  correct=rnd.random() < 0.5, abstained=False, latency_ms=12.5, tokens_in=100, tokens_out=2,
                  sent={"frames": 8, "audio": mod == "audio"}, cached_from=None, error=None, attempts=1)
-            | (dict(condition=cond, prompt_modality=mod) if cells and name == "old" else {})
+            | (dict(condition=cond, prompt_modality=mod) if cells else {})
             | (dict(answer=truth[iid][0], follows_video=truth[iid][1] == "Cat", follows_audio=truth[iid][2] == "Cat")
-               if truth and name == "old" else {})
+               if truth else {})
             for iid, cond, mod in rnd.sample(items, batch)
         ]  # fmt: skip
 

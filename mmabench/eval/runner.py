@@ -22,11 +22,12 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from mmabench.adapters import Adapter, PermanentError, Request, TransientError, adapters
-from mmabench.db.bulk import write_predictions
+from mmabench.db.bulk import follows, write_predictions
 from mmabench.db.manifest import Manifest, upsert
-from mmabench.db.models import PredictionRow, RunRow, VariantRow
+from mmabench.db.models import ClipRow, PredictionRow, RunRow, VariantRow
 from mmabench.eval.scoring import is_abstention, parse_answer
 from mmabench.logs import get_logger
 from mmabench.media.store import store_for
@@ -182,6 +183,16 @@ def evaluate(
             media = {
                 r.id: (r.path, r.sha256) for r in s.execute(select(VariantRow.id, VariantRow.path, VariantRow.sha256))
             }
+            # each variant's (video clip's, audio clip's) class: a prediction is stored with whether it names them
+            video, audio = aliased(ClipRow), aliased(ClipRow)
+            labels = {
+                r.id: (r.video, r.audio)
+                for r in s.execute(
+                    select(VariantRow.id, video.label.label("video"), audio.label.label("audio"))
+                    .outerjoin(video, video.id == VariantRow.video_clip_id)
+                    .outerjoin(audio, audio.id == VariantRow.audio_clip_id)
+                )
+            }
             done = {
                 r.item_id
                 for r in s.execute(
@@ -220,6 +231,12 @@ def evaluate(
                 cached_from=cached_from,
                 error=out.get("error"),
                 attempts=out.get("attempts", 0),
+                # what it is scored against, written with it (db/bulk.py)
+                condition=item.condition.value,
+                prompt_modality=item.prompt_modality.value,
+                answer=item.answer,
+                follows_video=follows(parsed, labels[item.variant_id][0]),
+                follows_audio=follows(parsed, labels[item.variant_id][1]),
             )
 
         pending: list[dict] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any, Callable
 
+from mmabench.db.bulk import follows
 from mmabench.db.models import BuildRow, ClipRow, ItemRow, RunRow, VariantRow
 
 CLASSES = ["Cat", "Dog", "Horse", "Speech", "Camera", "Explosion"]
@@ -25,6 +26,7 @@ def items(put: Put, n_variants: int, seed: int = 0) -> list[dict]:
         for k in range(12)
     ]
     put(ClipRow, clips)
+    by_id = {c["id"]: c["label"] for c in clips}
     variants, rows = [], []
     for v in range(n_variants):
         cond = CONDITIONS[v % 6]
@@ -48,6 +50,9 @@ def items(put: Put, n_variants: int, seed: int = 0) -> list[dict]:
             )  # fmt: skip
     put(VariantRow, variants)
     put(ItemRow, rows)
+    for r in rows:  # the clip classes a prediction is scored against (eval/runner.py reads them the same way)
+        v = next(v for v in variants if v["id"] == r["variant_id"])
+        r["labels"] = (by_id[v["video_clip_id"]], by_id.get(v["audio_clip_id"]))
     return rows
 
 
@@ -92,4 +97,17 @@ def prediction(run_id: str, item: dict, rnd: random.Random) -> dict:
         cached_from=None,
         error="HTTP 500" if error else None,
         attempts=1,
+    ) | scored(item, parsed)
+
+
+def scored(item: dict, parsed: str | None) -> dict:
+    """What a prediction of `item` is stored with, as eval/runner.py writes it: the item's cell and answer, and
+    whether `parsed` names the variant's video / audio clip class."""
+    video, audio = item.get("labels", (None, None))
+    return dict(
+        condition=item.get("condition"),
+        prompt_modality=item.get("prompt_modality"),
+        answer=item["answer"],
+        follows_video=follows(parsed, video),
+        follows_audio=follows(parsed, audio),
     )

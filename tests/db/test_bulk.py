@@ -15,7 +15,7 @@ def _rows(m: Manifest) -> dict[tuple[str, str], PredictionRow]:
         return {(r.run_id, r.item_id): r for r in s.scalars(select(PredictionRow))}
 
 
-def test_write_inserts_every_column_and_copies_the_items_cell(db_url):
+def test_write_inserts_every_column(db_url):
     with Manifest(db_url) as m:
         items = predgen.items(m.upsert, 6)
         predgen.run(m.upsert, "r1")
@@ -94,9 +94,9 @@ def test_a_plain_sql_insert_gets_the_cell_from_the_trigger(db_url):
     }
 
 
-def test_follows_flags_name_the_clip_classes_and_follow_a_rewrite(db_url):
-    """bulk.py computes follows_video / follows_audio from the variant's clips, and a re-written prediction
-    (a re-run replacing its answer) gets them recomputed."""
+def test_a_rewrite_replaces_the_answer_and_follows_flags(db_url):
+    """A re-run replacing a prediction replaces what it is scored against too (the flags follow `parsed`); the
+    flags name the classes of the variant's clips, read here from items_flat, not from the test's generator."""
     with Manifest(db_url) as m:
         items = predgen.items(m.upsert, 2)  # variant 1 is av_swap
         with m.engine.connect() as c:
@@ -111,6 +111,19 @@ def test_follows_flags_name_the_clip_classes_and_follow_a_rewrite(db_url):
         for parsed, want in ((video, (True, video == audio)), (audio, (video == audio, True)), (None, (False, False))):
             row = predgen.prediction("r1", swap, rnd) | {"parsed": parsed, "parse_status": "exact", "error": None}
             with m.session() as s, s.begin():
-                write_predictions(s, [row])
+                write_predictions(s, [row | predgen.scored(swap, parsed)])
             (got,) = _rows(m).values()
+            assert (got.condition, got.prompt_modality) == ("av_swap", "audio")
             assert (got.answer, got.follows_video, got.follows_audio) == (swap["answer"], *want)
+
+
+def test_rows_without_what_they_are_scored_against_are_refused_before_anything_is_written(db_url):
+    with Manifest(db_url) as m:
+        items = predgen.items(m.upsert, 1)
+        predgen.run(m.upsert, "r1")
+        row = predgen.prediction("r1", items[0], random.Random(0))
+        del row["follows_audio"]
+        with pytest.raises(ValueError, match="missing follows_audio"):
+            with m.session() as s, s.begin():
+                write_predictions(s, [row])
+        assert _rows(m) == {}

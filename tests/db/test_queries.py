@@ -36,7 +36,7 @@ def _answer(run_id: str, item: dict, parsed, status: str = "exact", error=None) 
         run_id=run_id, item_id=item["id"], fingerprint="f", response="x", parsed=parsed, parse_status=status,
         correct=None if error else parsed == item["answer"], abstained=None if error else parsed == predgen.NONE,
         sent={}, error=error, attempts=1,
-    )  # fmt: skip
+    ) | predgen.scored(item, parsed)  # fmt: skip
 
 
 def test_run_accuracy_by_hand(db_url):

@@ -84,13 +84,18 @@ def _by_hand_manifest(m: Manifest) -> None:
     rows = []
     for run, given in answers.items():
         for item, parsed in given.items():
+            v, mod = item[2:-1], "visual" if item.endswith("v") else "audio"
+            cond, vc, ac = variants[v]
             err = parsed == "error"
             p = None if parsed in ("error", "unparsed") else parsed
             rows.append(
                 dict(run_id=run, item_id=item, fingerprint=f"{run}{item}", response=parsed, parsed=p,
                      parse_status="error" if err else "unparsed" if parsed == "unparsed" else "exact",
                      correct=None if err else p == truth[item], abstained=None if err else p == NONE,
-                     sent={}, error="HTTP 500" if err else None, attempts=1)
+                     sent={}, error="HTTP 500" if err else None, attempts=1,
+                     # what the runner stores it with: the item's cell and answer, the clips it names
+                     condition=cond, prompt_modality=mod, answer=truth[item],
+                     follows_video=p == labels[vc], follows_audio=p == (labels[ac] if ac else None))
             )  # fmt: skip
     with m.session() as s, s.begin():
         write_predictions(s, rows)

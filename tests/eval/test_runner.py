@@ -59,6 +59,28 @@ def test_known_answers(demo_home):
     assert all(c.abstention == 100.0 and c.accuracy == 0.0 for c in cells.values())
 
 
+def test_each_prediction_is_stored_with_its_item_and_clip_classes(demo_home):
+    """The runner writes each row's cell, answer and follows flags itself (db/bulk.py joins nothing): they must be
+    what items_flat (items, variants, clips) says, for every row of a run that names video classes and of one
+    that answers at random."""
+    db = f"sqlite:///{demo_home}/manifest.db"
+    runs = [evaluate(VisualOracle(db=db), split="full", home=demo_home).run_id]
+    runs.append(evaluate("random", split="full", home=demo_home).run_id)
+    rows = _sql(
+        demo_home,
+        "SELECT p.run_id, p.parsed, p.condition, p.prompt_modality, p.answer, p.follows_video, p.follows_audio, "
+        "f.condition, f.prompt_modality, f.answer, f.visual_class, f.audio_class "
+        "FROM predictions p JOIN items_flat f ON f.item_id = p.item_id",
+    )
+    assert {r[0] for r in rows} == set(runs) and len(rows) == 2 * 216
+    for _run, parsed, cond, mod, answer, fv, fa, *want in rows:
+        want_cond, want_mod, want_answer, video, audio = want
+        assert (cond, mod, answer) == (want_cond, want_mod, want_answer)
+        assert (bool(fv), bool(fa)) == (parsed == video, parsed == audio)
+    flags = {(bool(r[5]), bool(r[6])) for r in rows if r[2] == "av_swap"}
+    assert (True, False) in flags and (False, False) in flags  # both outcomes occur: the check can fail
+
+
 def test_baselines_are_deterministic_resumable_and_cached(demo_home):
     first = evaluate("random", split="full", home=demo_home)
     assert first.called == 216 and first.errors == 0
