@@ -19,3 +19,10 @@ def test_import_is_lazy():
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
     )
+
+
+def test_the_version_literal_is_the_installed_distributions():
+    """pyproject.toml takes its version from mmabench/version.py: the two cannot drift apart."""
+    from importlib.metadata import version
+
+    assert version("mmabench") == mmabench.__version__

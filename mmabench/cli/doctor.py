@@ -10,13 +10,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from mmabench.cli.app import DbOpt, HomeOpt, app, out
-from mmabench.pipeline.doctor import checks
 
 
 @app.command()
 def doctor(home: Optional[Path] = HomeOpt, db: Optional[str] = DbOpt) -> None:
     """Report what this machine has (media tools, database, optional model and eval extras) and what each
     missing piece disables."""
+    from mmabench.pipeline.doctor import checks  # importlib.metadata: tens of ms every other command need not pay
+
     t = Table("component", "status", "detail", "without it")
     ok_all = True
     for c in checks(home=home, db=db):
