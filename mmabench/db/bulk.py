@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from operator import itemgetter
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -46,6 +46,12 @@ _in_key_order = itemgetter(*KEY)
 def follows(parsed: Optional[str], label: Optional[str]) -> bool:
     """Does the parsed answer name this clip's class? NULL-safe, as the fill trigger's SQL: None names None."""
     return parsed == label
+
+
+def _values(row: dict[str, Any], encode_json: Callable[[Any], Any]) -> list[Any]:
+    values = [row.get(c) for c in COLUMNS]
+    values[_SENT] = encode_json(values[_SENT])
+    return values
 
 
 def _move(stage: str) -> str:
@@ -81,9 +87,7 @@ def _postgres(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
         with cur.copy(f"COPY {STAGE} ({_LIST}) FROM STDIN") as copy:
             for r in rows:
-                values = [r.get(c) for c in COLUMNS]
-                values[_SENT] = Jsonb(values[_SENT])
-                copy.write_row(values)
+                copy.write_row(_values(r, Jsonb))
     # through SQLAlchemy, so a refused row raises its IntegrityError as the plain upsert did
     conn.exec_driver_sql(_move(STAGE))
     conn.exec_driver_sql(f"DELETE FROM {STAGE}")  # a second batch in the same transaction must not see this one
@@ -95,7 +99,7 @@ def _sqlite(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     conn.exec_driver_sql(f"DELETE FROM {stage}")
     conn.exec_driver_sql(
         f"INSERT INTO {stage} ({_LIST}) VALUES ({', '.join('?' for _ in COLUMNS)})",
-        [tuple(json.dumps(v) if k == _SENT else v for k, v in enumerate(r.get(c) for c in COLUMNS)) for r in rows],
+        [tuple(_values(r, json.dumps)) for r in rows],
     )
     conn.exec_driver_sql(_move(stage))
     conn.exec_driver_sql(f"DELETE FROM {stage}")
