@@ -17,7 +17,7 @@ import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import av
 import numpy as np
@@ -131,15 +131,17 @@ OPEN_OPTIONS = {"analyzeduration": "1", "skip_frame": "all"}
 
 class Demuxed:
     """One file open once: its first video and audio stream and their packets (demuxed, nothing decoded).
-    `data`: the file's bytes, read already: demuxed from memory, so what is decoded is what was read."""
+    `data`: the file's bytes, read already: demuxed from memory, so what is decoded is what was read.
+    `kinds`: the streams ("video", "audio") whose packets are wanted; the others' are skipped unread."""
 
-    def __init__(self, path: str | Path, data: Optional[bytes] = None):
+    def __init__(self, path: str | Path, data: Optional[bytes] = None, kinds: Iterable[str] = ("video", "audio")):
         src: Any = str(path) if data is None else io.BytesIO(data)
         self.container = av.open(src, options=OPEN_OPTIONS)
         c = self.container
         self.video = c.streams.video[0] if c.streams.video else None
         self.audio = c.streams.audio[0] if c.streams.audio else None
-        streams = [s for s in (self.video, self.audio) if s is not None]
+        kinds = set(kinds)
+        streams = [s for s in (self.video, self.audio) if s is not None and s.type in kinds]
         self.packets: dict[int, list] = {s.index: [] for s in streams}
         for pkt in c.demux(streams) if streams else ():
             if pkt.size:

@@ -52,6 +52,7 @@ from typing import Callable, Iterator, Optional
 from mmabench.adapters.media import Demuxed, MediaParts, PayloadSpec, joined, make_part, needed, part_key, part_stream
 from mmabench.logs import get_logger
 from mmabench.media import sha256_file, sweep_partials
+from mmabench.media.decode import preload
 from mmabench.media.mp4tables import stream_digests
 
 log = get_logger(__name__)
@@ -156,12 +157,12 @@ _STREAM = {"frames": "video", "audio": "audio"}
 
 
 def _from_streams(
-    path: str, data: bytes, spec: PayloadSpec, root: Optional[Path]
+    path: str, data: bytes, spec: PayloadSpec, root: Optional[Path], tables_ok: bool = True
 ) -> tuple[dict[str, Optional[str]], dict[str, MediaParts], list[str]]:
     """(part keys, parts, kinds made here) of one file's bytes. The keys come from the MP4's sample tables where
     it has them (`media.mp4tables`: no demux), so a file whose parts exist is never opened in FFmpeg; else, or
     when FFmpeg sees other streams than the tables, from its demuxed packets (`Demuxed.digest`)."""
-    tables = stream_digests(data) if root is not None else None
+    tables = stream_digests(data) if root is not None and tables_ok else None
     keys: dict[str, Optional[str]] = {}
     got: dict[str, MediaParts] = {}
     if tables is not None and root is not None:
@@ -174,12 +175,11 @@ def _from_streams(
         if all(keys[k] is None or k in got for k in needed(spec)):
             return keys, got, []
     made: list[str] = []
-    with Demuxed(path, data) as d:
+    todo = [k for k in needed(spec) if k not in got]
+    with Demuxed(path, data, {_STREAM[k] for k in todo}) as d:  # only the streams of parts to make
         if tables is not None and any((part_stream(d, k) is None) != (keys[k] is None) for k in needed(spec)):
-            tables, keys, got = None, {}, {}  # the tables name other streams than FFmpeg reads: its digests
-        for kind in needed(spec):
-            if kind in got:
-                continue
+            return _from_streams(path, data, spec, root, False)  # the tables name other streams than FFmpeg's
+        for kind in todo:
             stream = part_stream(d, kind)
             if stream is None:
                 keys[kind] = None
@@ -225,6 +225,7 @@ class PayloadStore:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            preload()  # the decoders' lazy imports, once here rather than once per forked worker
             ctx = mp.get_context("fork")
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)

@@ -395,3 +395,23 @@ def test_a_file_whose_parts_exist_is_not_opened_in_ffmpeg(tmp_path, clip, monkey
     alone = prepare_parts(frag, SPEC)
     assert opened == [str(frag)] and (fragged.frames, fragged.audio_wav) == (alone.frames, alone.audio_wav)
     assert store.counts == {"decoded": 2, "shared": 1}
+
+
+def test_workers_fork_with_the_decoders_lazy_imports_done(tmp_path):
+    """soxr (and the numpy.typing it pulls in) costs ~35 ms to import: imported once before the workers fork,
+    not once in each worker on its first file. In a fresh process, where nothing imported it before."""
+    script = f"""
+import sys
+from mmabench.adapters.payloads import PayloadStore
+
+def imported(name):
+    return name in sys.modules
+
+assert "soxr" not in sys.modules
+store = PayloadStore({str(tmp_path / "cache")!r}, workers=1)
+print(store._executor().submit(imported, "soxr").result(), store._executor().submit(imported, "wave").result())
+store.close()
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "True"]
