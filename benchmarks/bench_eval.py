@@ -133,6 +133,7 @@ def prep_profile(base: Path, tmp: Path) -> Measure:
         (payloads, "_write", "cache writes"),
         (payloads, "_read_part", "cache reads"),
         (payloads, "sha256_file", "file sha256"),
+        (payloads, "stream_digests", "stream digest (sample tables)"),
     ]:
         wrap(mod, name, label)
     spec = media.PayloadSpec()

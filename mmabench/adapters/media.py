@@ -11,15 +11,17 @@ processes, keeping each part on disk in the `to_bytes` form; `prepare_parts` is 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from mmabench.media import decode_audio, sample_stream_frames, wav_bytes
 from mmabench.schema.ids import canonical_json
@@ -100,7 +102,9 @@ class MediaParts:
 
 def _jpegs(frames: list) -> list[bytes]:
     """One MJPEG encoder for all frames of a file (they share one geometry); intra-only at a fixed
-    quantiser, so each frame encodes as it would alone and nothing is held back for a flush."""
+    quantiser, so each frame encodes as it would alone and nothing is held back for a flush. One swscale
+    context too: `frame.reformat` builds one per frame (measured 3-5 -> 0.8-1.2 ms for 8 frames of 320x240,
+    the same pixels)."""
     if not frames:
         return []
     f0 = frames[0]
@@ -108,7 +112,8 @@ def _jpegs(frames: list) -> list[bytes]:
     cc.width, cc.height, cc.pix_fmt = f0.width, f0.height, "yuvj420p"
     cc.time_base = f0.time_base or 1
     cc.qmin = cc.qmax = JPEG_Q
-    out = [b"".join(bytes(p) for p in cc.encode(f.reformat(format="yuvj420p"))) for f in frames]
+    sws = VideoReformatter()
+    out = [b"".join(bytes(p) for p in cc.encode(sws.reformat(f, format="yuvj420p"))) for f in frames]
     if any(cc.encode(None)) or not all(out):
         raise RuntimeError("the MJPEG encoder held frames back")
     return out
@@ -125,14 +130,18 @@ OPEN_OPTIONS = {"analyzeduration": "1", "skip_frame": "all"}
 
 
 class Demuxed:
-    """One file open once: its first video and audio stream and their packets (demuxed, nothing decoded)."""
+    """One file open once: its first video and audio stream and their packets (demuxed, nothing decoded).
+    `data`: the file's bytes, read already: demuxed from memory, so what is decoded is what was read.
+    `kinds`: the streams ("video", "audio") whose packets are wanted; the others' are skipped unread."""
 
-    def __init__(self, path: str | Path):
-        self.container = av.open(str(path), options=OPEN_OPTIONS)
+    def __init__(self, path: str | Path, data: Optional[bytes] = None, kinds: Iterable[str] = ("video", "audio")):
+        src: Any = str(path) if data is None else io.BytesIO(data)
+        self.container = av.open(src, options=OPEN_OPTIONS)
         c = self.container
         self.video = c.streams.video[0] if c.streams.video else None
         self.audio = c.streams.audio[0] if c.streams.audio else None
-        streams = [s for s in (self.video, self.audio) if s is not None]
+        kinds = set(kinds)
+        streams = [s for s in (self.video, self.audio) if s is not None and s.type in kinds]
         self.packets: dict[int, list] = {s.index: [] for s in streams}
         for pkt in c.demux(streams) if streams else ():
             if pkt.size:

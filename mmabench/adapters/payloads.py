@@ -7,10 +7,11 @@ concurrency 16: 15-19% of the ideal request rate on a cold run).
 
 - Single-flight: every ask for one payload shares one Future; a run prepares each file at most once.
 - Per stream: a payload is a frames part (a function of the video stream alone) and an audio part (of the
-  audio stream alone), each keyed by its stream's digest (codec parameters + packets; `media.Demuxed`).
-  Variants stream-copy their tracks from clips and from shared black/silent tracks, so files share parts:
-  the demo `full` split's 72 files have 20 video and 20 audio streams, and a cold file whose parts exist
-  costs its open + demux + digest (~4 ms) instead of ~35 ms of decoding and encoding. Workers preparing
+  audio stream alone), each keyed by its stream's digest: from the MP4's sample tables and sample bytes
+  (`media.mp4tables`, ~0.3 ms, no FFmpeg), or where those do not cover the file, from its demuxed packets
+  (`media.Demuxed`, ~3.5 ms). Variants stream-copy their tracks from clips and from shared black/silent
+  tracks, so files share parts: the demo `full` split's 72 files have 20 video and 20 audio streams, and a
+  cold file whose parts exist costs a read and its table digest instead of ~25 ms of decoding and encoding. Workers preparing
   parts of one stream at once take turns on a flock of the part's cache shard: made once, then read.
 - Workers: a process pool for the runner, forked (all workers at the first `prefetch`, which the runner
   makes before its request threads exist): up in milliseconds with everything imported; none for a run
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -50,6 +52,8 @@ from typing import Callable, Iterator, Optional
 from mmabench.adapters.media import Demuxed, MediaParts, PayloadSpec, joined, make_part, needed, part_key, part_stream
 from mmabench.logs import get_logger
 from mmabench.media import sha256_file, sweep_partials
+from mmabench.media.decode import preload
+from mmabench.media.mp4tables import stream_digests
 
 log = get_logger(__name__)
 
@@ -136,25 +140,56 @@ def load_or_prepare(
             break
         if part is not None:
             got[kind] = part
-    how, made = "disk", []
+    how, data, made = "disk", None, list[str]()
     if keys is None:
-        keys = {}
-        with Demuxed(path) as d:
-            for kind in needed(spec):
-                stream = part_stream(d, kind)
-                if stream is None:
-                    keys[kind] = None
-                    continue
-                keys[kind] = key = part_key(kind, d.digest(stream), spec)
-                got[kind], fresh = _part(root, key, functools.partial(make_part, d, kind, spec))
-                made += [kind] if fresh else []
+        data = Path(path).read_bytes()  # read once: digested, demuxed and decoded from these bytes
+        keys, got, made = _from_streams(path, data, spec, root)
         how = "decoded" if made else "shared"
-        if index is not None and sha256_file(path) == sha:  # the index is about content `sha`; the parts are
-            _write(index, json.dumps(keys).encode())  # keyed by what was read, so always right
+        if index is not None and hashlib.sha256(data).hexdigest() == sha:  # the index is about content `sha`;
+            _write(index, json.dumps(keys).encode())  # the parts are keyed by what was read, so always right
     parts = joined(got)
     if spec.mp4:
-        parts.video_mp4 = Path(path).read_bytes()
+        parts.video_mp4 = data if data is not None else Path(path).read_bytes()
     return parts, how, tuple(made)
+
+
+_STREAM = {"frames": "video", "audio": "audio"}
+
+
+def _from_streams(
+    path: str, data: bytes, spec: PayloadSpec, root: Optional[Path], tables_ok: bool = True
+) -> tuple[dict[str, Optional[str]], dict[str, MediaParts], list[str]]:
+    """(part keys, parts, kinds made here) of one file's bytes. The keys come from the MP4's sample tables where
+    it has them (`media.mp4tables`: no demux), so a file whose parts exist is never opened in FFmpeg; else, or
+    when FFmpeg sees other streams than the tables, from its demuxed packets (`Demuxed.digest`)."""
+    tables = stream_digests(data) if root is not None and tables_ok else None
+    keys: dict[str, Optional[str]] = {}
+    got: dict[str, MediaParts] = {}
+    if tables is not None and root is not None:
+        for kind in needed(spec):
+            digest = tables[_STREAM[kind]]
+            keys[kind] = key = None if digest is None else part_key(kind, digest, spec)
+            part = _read_part(root, key) if key else None
+            if part is not None:
+                got[kind] = part
+        if all(keys[k] is None or k in got for k in needed(spec)):
+            return keys, got, []
+    made: list[str] = []
+    todo = [k for k in needed(spec) if k not in got]
+    with Demuxed(path, data, {_STREAM[k] for k in todo}) as d:  # only the streams of parts to make
+        if tables is not None and any((part_stream(d, k) is None) != (keys[k] is None) for k in needed(spec)):
+            return _from_streams(path, data, spec, root, False)  # the tables name other streams than FFmpeg's
+        for kind in todo:
+            stream = part_stream(d, kind)
+            if stream is None:
+                keys[kind] = None
+                continue
+            key = keys[kind] if tables is not None else part_key(kind, d.digest(stream), spec)
+            assert key is not None
+            keys[kind] = key
+            got[kind], fresh = _part(root, key, functools.partial(make_part, d, kind, spec))
+            made += [kind] if fresh else []
+    return keys, got, made
 
 
 def _worker_init(parent: int) -> None:
@@ -190,6 +225,7 @@ class PayloadStore:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            preload()  # the decoders' lazy imports, once here rather than once per forked worker
             ctx = mp.get_context("fork")
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
@@ -244,6 +280,8 @@ class PayloadStore:
     def _trim(self) -> None:
         """Forget the oldest settled payloads beyond `keep` (the disk still has them); never one in flight."""
         over = len(self._live) - self.keep
+        if over <= 0:  # the common case, checked without walking the dict (asked once per request)
+            return
         for key in [k for k, f in self._live.items() if f.done()][: max(0, over)]:
             del self._live[key]
 

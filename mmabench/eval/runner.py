@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import queue
 import random
 import re
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Optional
@@ -321,14 +322,30 @@ def evaluate(
                     adapter.ahead(req)
             it = iter(enumerate(reqs))
             first = [next(it) for _ in range(min(len(reqs), concurrency * 2))]
-            running = {pool.submit(request, req) for _, req in first}
+            # finished requests queue themselves: a wake-up takes what is there, O(1) per answer, where `wait()`
+            # on the whole running set installed and removed a waiter on every request each wake-up
+            finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
+
+            def submit(req: Request | tuple[Item, dict]) -> None:
+                pool.submit(request, req).add_done_callback(finished.put)
+
+            for _, req in first:
+                submit(req)
+            running = len(first)
             while running:
-                finished, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                for f in finished:
+                try:
+                    batch = [finished.get(timeout=0.25)]
+                except queue.Empty:
+                    continue
+                while not finished.empty():
+                    batch.append(finished.get())
+                for f in batch:
+                    running -= 1
                     take(*f.result())
                     nxt = next(it, None)
                     if nxt is not None:
-                        running.add(pool.submit(request, nxt[1]))
+                        submit(nxt[1])
+                        running += 1
                         if nxt[0] + lead < len(reqs) and isinstance(reqs[nxt[0] + lead], Request):
                             adapter.ahead(reqs[nxt[0] + lead])
                 # commit whatever arrived in this wake-up: a slow model commits every answer at once (a kill

@@ -318,3 +318,100 @@ def test_without_the_runner_media_is_prepared_once_in_the_asking_threads(clip):
     store = adapter.store()
     assert texts == ["yes."] * 6 and store.counts == {"decoded": 1} and store._pool is None
     assert len(peer.calls) == 6 and all(c["images"] == 2 and len(c["audio_peak"]) == 1 for c in peer.calls)
+
+
+def _zoo(tmp_path) -> list[Path]:
+    """Clips of several geometries, rates and GOPs and the variants a build makes of them: stream copies
+    (swap, remux), cuts, shared black and silent tracks, a file with its moov at the end."""
+    from mmabench.media import remove_audio, remux, swap_audio, zero_frames
+
+    a = make_clip(tmp_path / "a.mp4", seconds=2.0, size=(96, 64), freq=440.0)
+    b = make_clip(tmp_path / "b.mp4", seconds=2.0, size=(96, 64), freq=660.0, gop=5)
+    c = make_clip(tmp_path / "c.mp4", seconds=1.5, size=(64, 48), fps=20, rate=22050, faststart=False)
+    d = make_clip(tmp_path / "d.mp4", seconds=2.0, size=(96, 64), freq=440.0, silent=True)
+    out = [a, b, c, d]
+    for name, make in [
+        ("swap_ab", lambda p: swap_audio(a, b, p)),
+        ("swap_ba", lambda p: swap_audio(b, a, p)),
+        ("quiet_a", lambda p: remove_audio(a, p, tracks=tmp_path / "tracks")),
+        ("quiet_b", lambda p: remove_audio(b, p, tracks=tmp_path / "tracks")),
+        ("black_a", lambda p: zero_frames(a, p, tracks=tmp_path / "tracks")),
+        ("black_d", lambda p: zero_frames(d, p, tracks=tmp_path / "tracks")),
+        ("twin_c", lambda p: remux(c, p)),
+        ("cut_a", lambda p: remux(a, p, 0.0, 1.0)),
+    ]:
+        make(tmp_path / f"{name}.mp4")
+        out.append(tmp_path / f"{name}.mp4")
+    return out
+
+
+def test_sample_table_digests_group_streams_exactly_as_the_packet_digests_do(tmp_path):
+    """The cache key of a part comes from the MP4's tables (no demux) where it can: over a zoo of clips and
+    variants, two streams share a table digest exactly when they share a digest of their demuxed packets
+    (what decoding reads), so the cache hits are the same: shared where the stream bytes are, never else."""
+    from mmabench.adapters.media import Demuxed
+    from mmabench.media.mp4tables import stream_digests
+
+    files = _zoo(tmp_path)
+    for kind in ("video", "audio"):
+        pairs = []
+        for f in files:
+            tables = stream_digests(f.read_bytes())
+            assert tables is not None, f.name
+            with Demuxed(f) as d:
+                stream = d.video if kind == "video" else d.audio
+                pairs.append((tables[kind], d.digest(stream) if stream is not None else None))
+        by_tables = [[x[0] == y[0] for y in pairs] for x in pairs]
+        by_packets = [[x[1] == y[1] for y in pairs] for x in pairs]
+        assert by_tables == by_packets, kind
+        assert 1 < len({t for t, _ in pairs}) < len(files)  # some streams shared, some not: the test bites
+
+
+def test_a_file_whose_parts_exist_is_not_opened_in_ffmpeg(tmp_path, clip, monkeypatch):
+    """A remux of a prepared clip (other bytes, the same streams) is served from the clip's parts on its
+    tables' digests alone; a file they do not cover (fragmented) is demuxed and digested as before."""
+    from mmabench.adapters import payloads
+    from mmabench.media import remux
+
+    twin, frag = tmp_path / "twin.mp4", tmp_path / "frag.mp4"
+    remux(clip, twin)
+    with (
+        av.open(str(clip)) as i,
+        av.open(str(frag), "w", format="mp4", options={"movflags": "frag_keyframe+empty_moov"}) as o,
+    ):
+        streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        for p in i.demux():
+            if p.size:
+                p.stream = streams[p.stream.index]
+                o.mux(p)
+    store = PayloadStore(tmp_path / "cache", workers=0)
+    first = store.get(clip, sha256_file(clip), SPEC)
+    opened = []
+    real = payloads.Demuxed
+    monkeypatch.setattr(payloads, "Demuxed", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
+    again = store.get(twin, sha256_file(twin), SPEC)
+    assert opened == [] and (again.frames, again.audio_wav) == (first.frames, first.audio_wav)
+    fragged = store.get(frag, sha256_file(frag), SPEC)
+    alone = prepare_parts(frag, SPEC)
+    assert opened == [str(frag)] and (fragged.frames, fragged.audio_wav) == (alone.frames, alone.audio_wav)
+    assert store.counts == {"decoded": 2, "shared": 1}
+
+
+def test_workers_fork_with_the_decoders_lazy_imports_done(tmp_path):
+    """soxr (and the numpy.typing it pulls in) costs ~35 ms to import: imported once before the workers fork,
+    not once in each worker on its first file. In a fresh process, where nothing imported it before."""
+    script = f"""
+import sys
+from mmabench.adapters.payloads import PayloadStore
+
+def imported(name):
+    return name in sys.modules
+
+assert "soxr" not in sys.modules
+store = PayloadStore({str(tmp_path / "cache")!r}, workers=1)
+print(store._executor().submit(imported, "soxr").result(), store._executor().submit(imported, "wave").result())
+store.close()
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["True", "True"]
