@@ -24,21 +24,29 @@ def make_clip(
     gop: int = 10,
     faststart: bool = True,
     sar: Optional[Fraction] = None,
+    x264: Optional[dict] = None,
+    texture: bool = False,
 ) -> Path:
+    """x264: encoder options over the defaults (ultrafast, `gop`); texture: a random image scrolling sideways
+    (what makes x264 choose referenced B-frames) instead of the bars."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"} if faststart else {}) as out:
         vs = as_ = None
         if video:
-            vs = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(gop)})
+            vs = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(gop), **(x264 or {})})
             vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
             if sar:  # non-square pixels: in the H.264 VUI and the mp4's pasp box
                 vs.codec_context.sample_aspect_ratio = sar
         if audio:
             as_ = out.add_stream("aac", rate=rate, layout="mono")
         if vs:
+            base = np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
             for i in range(int(seconds * fps)):
-                img = np.zeros((size[1], size[0], 3), np.uint8)
-                img[:, (i * 4) % size[0] :, 0] = 200
+                if texture:
+                    img = np.roll(base, 2 * i, axis=1)
+                else:
+                    img = np.zeros((size[1], size[0], 3), np.uint8)
+                    img[:, (i * 4) % size[0] :, 0] = 200
                 img[: (i * 3) % size[1], :, 1] = 120
                 f = av.VideoFrame.from_ndarray(img, format="rgb24")
                 f.pts, f.time_base = i, Fraction(1, fps)

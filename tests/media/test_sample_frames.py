@@ -8,26 +8,15 @@ import numpy as np
 import pytest
 
 from mmabench.media import decode
+from tests.mediagen import make_clip
 
 
 def _clip(path, *, seconds=5, fps=25, gop=25, bframes=3, size=(96, 64)):
     """x264 with B-frames (some referenced, some not: a B-pyramid) and an IDR picture every `gop` frames."""
-    with av.open(str(path), "w", format="mp4") as out:
-        opts = {"preset": "fast", "g": str(gop), "keyint_min": str(gop), "bf": str(bframes), "threads": "1"}
-        s = out.add_stream("libx264", rate=fps, options=opts)
-        s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
-        rng = np.random.default_rng(0)
-        base = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-        for i in range(seconds * fps):
-            img = np.roll(base, 2 * i, axis=1)
-            img[: (i * 3) % size[1], :, 1] = 120
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts, f.time_base = i, Fraction(1, fps)
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-    return path
+    x264 = {"preset": "fast", "keyint_min": str(gop), "bf": str(bframes), "threads": "1"}
+    return make_clip(
+        path, seconds=seconds, fps=fps, gop=gop, size=size, audio=False, faststart=False, x264=x264, texture=True
+    )
 
 
 def _sampled(path, n):
