@@ -181,19 +181,16 @@ def evaluate(
                     )
                 ],
             )
-            media = {
-                r.id: (r.path, r.sha256) for r in s.execute(select(VariantRow.id, VariantRow.path, VariantRow.sha256))
-            }
-            # each variant's (video clip's, audio clip's) class: a prediction is stored with whether it names them
+            # each variant's media, and its (video clip's, audio clip's) class: a prediction is stored with
+            # whether it names them
             video, audio = aliased(ClipRow), aliased(ClipRow)
-            labels = {
-                r.id: (r.video, r.audio)
-                for r in s.execute(
-                    select(VariantRow.id, video.label.label("video"), audio.label.label("audio"))
-                    .outerjoin(video, video.id == VariantRow.video_clip_id)
-                    .outerjoin(audio, audio.id == VariantRow.audio_clip_id)
-                )
-            }
+            variants = s.execute(
+                select(VariantRow.id, VariantRow.path, VariantRow.sha256, video.label, audio.label)
+                .outerjoin(video, video.id == VariantRow.video_clip_id)
+                .outerjoin(audio, audio.id == VariantRow.audio_clip_id)
+            ).all()
+            media = {vid: (path, sha) for vid, path, sha, _, _ in variants}
+            labels = {vid: (v, a) for vid, _, _, v, a in variants}
             done = {
                 r.item_id
                 for r in s.execute(
